@@ -1,0 +1,68 @@
+# The project's interface: CI and the README only call these targets.
+# Every target that needs Python creates .venv from uv.lock first, so a fresh clone needs no other step.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# Lambda runs Python 3.12: use pyenv's 3.12 when it exists (sam build looks for python3.12 on PATH).
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $$HOME/.pyenv)
+PY312_BIN := $(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/3.12*/bin)))
+export PATH := $(if $(PY312_BIN),$(PY312_BIN):)$(PATH)
+
+VENV := .venv
+PY := $(VENV)/bin/python
+UV_VERSION := 0.13.9
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+export UV_PYTHON_DOWNLOADS := never
+export PYTHONPATH := $(abspath layers/core):$(abspath .)
+export SAM_CLI_TELEMETRY := 0
+
+PYTEST_ARGS ?=
+EVENT ?=
+MODE ?= Enforce
+
+.PHONY: help dev lint format test test-unit test-integration test-e2e replay demo bench build validate clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+# Set-up output goes to stderr so that `make -s replay` prints exactly one JSON document on stdout.
+$(VENV)/.synced: pyproject.toml uv.lock
+	@test -x $(PY) || python3.12 -m venv $(VENV) >&2
+	@$(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION) >&2
+	@$(VENV)/bin/uv sync --frozen --inexact --python $(PY) -q >&2
+	@touch $@
+
+dev: $(VENV)/.synced ## create or update the virtual environment from uv.lock
+
+lint: $(VENV)/.synced ## ruff, ruff format --check, mypy --strict, sam validate --lint
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy layers/core/audit_remediator functions
+	$(VENV)/bin/sam validate --lint --template template.yaml
+
+format: $(VENV)/.synced ## apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: $(VENV)/.synced ## unit and integration suites (offline)
+	$(PY) -m pytest tests/unit tests/integration -n 2 $(PYTEST_ARGS)
+
+test-unit: $(VENV)/.synced
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: $(VENV)/.synced
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+test-e2e: $(VENV)/.synced ## against a deployed stack (STACK_NAME=...); skipped without one
+	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+replay: $(VENV)/.synced ## run EVENT=events/... through the real handler in the sandbox (MODE=DryRun|Enforce)
+	@test -n "$(EVENT)" || { echo "usage: make -s replay EVENT=events/audit_events/<case>.json [MODE=DryRun]" >&2; exit 2; }
+	@$(PY) -m sandbox replay --mode "$(MODE)" "$(EVENT)"
+
+bench: $(VENV)/.synced ## benchmarks (figures on stdout, JSON under bench/results/)
+	$(PY) -m bench
+
+clean: ## remove the virtual environment and build output
+	rm -rf $(VENV) .aws-sam .mypy_cache .ruff_cache .pytest_cache .hypothesis
