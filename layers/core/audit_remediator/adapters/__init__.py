@@ -1,0 +1,1 @@
+"""The only modules that call AWS. Each raises AwsCallError from the SDK error it met."""

@@ -1,0 +1,38 @@
+"""Starting Step Functions executions by deterministic name."""
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from audit_remediator.errors import AwsCallError
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
+
+
+@dataclass(frozen=True, slots=True)
+class StartedExecution:
+    execution_arn: str
+    already_existed: bool
+
+
+class StepFunctionsExecutions:
+    def __init__(self, client: "SFNClient", state_machine_arn: str) -> None:
+        self._client = client
+        self._state_machine_arn = state_machine_arn
+
+    def start(self, name: str, input_json: str) -> StartedExecution:
+        """Start `name` once. A name already used is the same run: names are derived from the plan's keys."""
+        try:
+            response = self._client.start_execution(
+                stateMachineArn=self._state_machine_arn, name=name, input=input_json
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+                arn = self._state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+                return StartedExecution(execution_arn=arn, already_existed=True)
+            raise AwsCallError(f"StartExecution {name} failed: {error}") from error
+        except BotoCoreError as error:
+            raise AwsCallError(f"StartExecution {name} failed: {error}") from error
+        return StartedExecution(execution_arn=response["executionArn"], already_existed=False)

@@ -1,0 +1,31 @@
+"""The service's own errors. Their class names are part of the workflow's vocabulary."""
+
+from typing import Literal
+
+
+class RemediatorError(Exception):
+    """Base class of every error the service raises on purpose."""
+
+
+class RulesError(RemediatorError):
+    """The rules table cannot be read or is invalid: nothing may be remediated."""
+
+
+class RejectedMessageError(RemediatorError):
+    """A message the service will never act on; it is quarantined, not retried."""
+
+    def __init__(
+        self, reason: str, detail: str = "", kind: Literal["audit", "finding", "unknown"] = "unknown"
+    ) -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+        self.kind = kind
+
+
+class SettingsError(RemediatorError):
+    """The function's environment is missing or malformed."""
+
+
+class AwsCallError(RemediatorError):
+    """An AWS call failed; the invocation fails so Lambda retries it, then the on-failure destination."""

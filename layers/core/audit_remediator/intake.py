@@ -1,0 +1,379 @@
+"""What AuditEventsFunction does with one SNS delivery: provenance, parse, plan, start once.
+
+Collaborators come in as parameters (Protocols), so the unit tests pass in-memory fakes and the
+handler passes the AWS adapters.
+"""
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+from aws_lambda_powertools.utilities.parser import envelopes, parse
+from aws_lambda_powertools.utilities.parser.models import SnsModel, SnsRecordModel
+from pydantic import ValidationError
+
+from audit_remediator.adapters.executions import StartedExecution
+from audit_remediator.errors import RejectedMessageError, RulesError
+from audit_remediator.models.notifications import (
+    AuditCompletionNotification,
+    DetectViolation,
+    FindingNotification,
+    InboundMessage,
+)
+from audit_remediator.models.plan import (
+    AuditPlan,
+    Decision,
+    ExecutionRequest,
+    FindingClaim,
+    FindingWindowPlan,
+    Outcome,
+)
+from audit_remediator.observability import logger, metrics
+from audit_remediator.planner import (
+    PlanSettings,
+    audit_execution_name,
+    finding_rule,
+    plan_audit,
+    plan_finding_window,
+    window_batches,
+)
+from audit_remediator.rules import RuleSet
+from audit_remediator.settings import AuditEventsSettings
+
+# SNS refuses messages over 256 KiB, so anything larger did not come through the topic.
+MAX_MESSAGE_BYTES = 256 * 1024
+MAX_ERRORS_IN_REASON = 3
+
+
+class ExecutionStarter(Protocol):
+    def start(self, name: str, input_json: str) -> StartedExecution: ...
+
+
+class History(Protocol):
+    def record_decision(self, audit_task_id: str, rules_version: str, decision: dict[str, Any]) -> None: ...
+
+    def claim_finding(
+        self, plan: FindingWindowPlan, claim: FindingClaim, execution_name: str, execution_input: str
+    ) -> tuple[str, str] | None: ...
+
+
+class Quarantine(Protocol):
+    def keep(self, event: Any, reason: str, message_id: str | None) -> None: ...
+
+
+class OnceRunner(Protocol):
+    """Runs `action` at most once per key (Powertools idempotency in production)."""
+
+    def run_once(self, key: str, action: Callable[[], dict[str, Any]]) -> dict[str, Any]: ...
+
+    def register_lambda_context(self, context: Any) -> None: ...
+
+
+@dataclass
+class Services:
+    settings: AuditEventsSettings
+    rules: Callable[[], RuleSet]
+    executions: ExecutionStarter
+    history: History
+    quarantine: Quarantine
+    once: OnceRunner
+    clock: Callable[[], float] = field(default=time.time)
+
+
+def _count(name: str) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors(include_url=False, include_input=False)[:MAX_ERRORS_IN_REASON]:
+        location = ".".join(str(part) for part in item["loc"])
+        parts.append(f"{location}: {item['msg']}" if location else item["msg"])
+    more = error.error_count() - MAX_ERRORS_IN_REASON
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+def _message_error_reason(error: ValidationError) -> RejectedMessageError:
+    first = error.errors(include_url=False, include_input=False)[0]
+    if first["type"] == "json_invalid":
+        return RejectedMessageError("malformed-json", first["msg"])
+    if first["type"] in {"unrecognised_message", "model_type", "model_attributes_type"}:
+        return RejectedMessageError("unrecognised-message", first["msg"])
+    tag = first["loc"][0] if first["loc"] else None
+    if tag == "audit":
+        return RejectedMessageError("invalid-audit-notification", _describe(error), kind="audit")
+    if tag == "finding":
+        return RejectedMessageError("invalid-finding-notification", _describe(error), kind="finding")
+    return RejectedMessageError("unrecognised-message", _describe(error))
+
+
+def _envelope(event: Any, settings: AuditEventsSettings) -> SnsRecordModel:
+    """The single SNS record, once it is shown to come from our topic (security property 4)."""
+    if not isinstance(event, dict):
+        raise RejectedMessageError("not-an-sns-event", f"event is a {type(event).__name__}, not an object")
+    try:
+        records = parse(event=event, model=SnsModel).Records
+    except ValidationError as error:
+        raise RejectedMessageError("not-an-sns-event", _describe(error)) from error
+    if len(records) != 1:
+        raise RejectedMessageError(
+            "not-an-sns-event", f"{len(records)} records; SNS delivers one per invocation"
+        )
+    record = records[0]
+    if record.Sns.TopicArn != settings.audit_events_topic_arn:
+        raise RejectedMessageError("foreign-topic", f"published to {record.Sns.TopicArn}")
+    if not record.EventSubscriptionArn.startswith(settings.audit_events_topic_arn + ":"):
+        raise RejectedMessageError("foreign-subscription", f"subscription {record.EventSubscriptionArn}")
+    if not isinstance(record.Sns.Message, str) or len(record.Sns.Message.encode()) > MAX_MESSAGE_BYTES:
+        raise RejectedMessageError("message-too-large", f"the message exceeds {MAX_MESSAGE_BYTES} bytes")
+    return record
+
+
+def _message(event: dict[str, Any]) -> AuditCompletionNotification | FindingNotification:
+    try:
+        # An Annotated union is a valid pydantic model for Powertools' parser, but not a `type` to mypy.
+        message = parse(event=event, model=InboundMessage, envelope=envelopes.SnsEnvelope)[0]  # type: ignore[call-overload]
+    except ValidationError as error:
+        raise _message_error_reason(error) from error
+    except RecursionError as error:
+        raise RejectedMessageError("malformed-json", "nested too deeply") from error
+    if isinstance(message, DetectViolation):
+        raise RejectedMessageError("detect-violation", "Device Defender Detect alarms are not audit findings")
+    if not isinstance(message, AuditCompletionNotification | FindingNotification):
+        raise RejectedMessageError("unrecognised-message", "not an audit-completion or per-finding message")
+    return message
+
+
+def _check_origin(
+    message: AuditCompletionNotification | FindingNotification, settings: AuditEventsSettings
+) -> None:
+    if isinstance(message, AuditCompletionNotification):
+        if message.account_id != settings.account_id:
+            raise RejectedMessageError(
+                "foreign-account", f"audit of account {message.account_id}", kind="audit"
+            )
+        return
+    identifier = message.non_compliant_resource.resource_identifier
+    if identifier.account is not None and identifier.account != settings.account_id:
+        raise RejectedMessageError(
+            "foreign-account", f"finding about account {identifier.account}", kind="finding"
+        )
+    for arn in (identifier.device_certificate_arn, identifier.role_alias_arn):
+        parts = arn.split(":") if arn else []
+        if len(parts) >= 5 and parts[3] != settings.region:
+            raise RejectedMessageError(
+                "foreign-region", f"finding about a resource in {parts[3]}", kind="finding"
+            )
+        if len(parts) >= 5 and parts[4] != settings.account_id:
+            raise RejectedMessageError("foreign-account", f"finding about account {parts[4]}", kind="finding")
+
+
+def _reject(
+    services: Services, event: Any, rejection: RejectedMessageError, message_id: str | None
+) -> Outcome:
+    logger.warning(
+        "message rejected",
+        extra={"reason": rejection.reason, "detail": rejection.detail, "snsMessageId": message_id},
+    )
+    _count("RejectedMessages")
+    services.quarantine.keep(event, str(rejection), message_id)
+    return Outcome(
+        decision="rejected",
+        kind=rejection.kind,
+        reason=str(rejection),
+        rules_version=None,
+        execution=None,
+        mitigation_tasks=[],
+        skipped={},
+    )
+
+
+def _plan_settings(settings: AuditEventsSettings) -> PlanSettings:
+    return PlanSettings(
+        remediation_mode=settings.remediation_mode,
+        action_name_prefix=settings.mitigation_action_name_prefix,
+        finding_window_seconds=settings.finding_window_seconds,
+    )
+
+
+def _start_once(
+    services: Services, key: str, invocation_id: str, start: Callable[[], StartedExecution]
+) -> bool:
+    """Run `start` once per key. True when this invocation did it, False for a duplicate delivery."""
+
+    def action() -> dict[str, Any]:
+        started = start()
+        return {
+            "executionArn": started.execution_arn,
+            "alreadyExisted": started.already_existed,
+            "invocationId": invocation_id,
+        }
+
+    try:
+        result = services.once.run_once(key, action)
+    except IdempotencyAlreadyInProgressError:
+        logger.info("another invocation is handling this notification", extra={"idempotencyKey": key})
+        return False
+    return result.get("invocationId") == invocation_id and not result.get("alreadyExisted")
+
+
+def _audit_reason(plan: AuditPlan, notification: AuditCompletionNotification) -> tuple[Decision, str]:
+    enforce = sum(task.mode == "enforce" for task in plan.tasks)
+    dry_run = len(plan.tasks) - enforce
+    if notification.task_status != "COMPLETED":
+        return "no-action", f"audit-incomplete: audit task {notification.task_status}"
+    if plan.tasks:
+        parts = [f"{enforce} enforce task(s)", f"{dry_run} dry-run task(s)"]
+        if plan.capped:
+            parts.append(f"{len(plan.capped)} capped group(s)")
+        if plan.remediation_mode == "DryRun":
+            parts.append("RemediationMode=DryRun")
+        return "remediate", "planned " + ", ".join(parts)
+    if plan.capped:
+        return "no-action", f"capped: {len(plan.capped)} group(s) over maxResources need a human"
+    if plan.skipped:
+        return "no-action", "nothing to remediate: " + ", ".join(sorted(set(plan.skipped.values())))
+    return "no-action", "compliant: no non-compliant checks"
+
+
+def _handle_audit(
+    services: Services, notification: AuditCompletionNotification, rules: RuleSet, invocation_id: str
+) -> Outcome:
+    plan = plan_audit(notification, rules, _plan_settings(services.settings))
+    decision, reason = _audit_reason(plan, notification)
+    if not plan.tasks and not plan.capped:
+        services.history.record_decision(
+            notification.task_id,
+            rules.version,
+            {"decision": decision, "reason": reason, "skipped": plan.skipped},
+        )
+        return Outcome(
+            decision="no-action",
+            kind="audit",
+            reason=reason,
+            rules_version=rules.version,
+            execution=None,
+            mitigation_tasks=[],
+            skipped=plan.skipped,
+        )
+    request = ExecutionRequest(name=audit_execution_name(notification.task_id, rules.version), input=plan)
+    input_json = plan.model_dump_json(by_alias=True)
+    key = f"audit#{notification.account_id}#{notification.task_id}#{rules.version}"
+    first = _start_once(
+        services, key, invocation_id, lambda: services.executions.start(request.name, input_json)
+    )
+    if first:
+        _count("ExecutionsStarted")
+        metrics.add_metric(name="MitigationTasksPlanned", unit=MetricUnit.Count, value=len(plan.tasks))
+    return Outcome(
+        decision=decision if first else "duplicate",
+        kind="audit",
+        reason=reason if first else f"duplicate: execution {request.name} already started",
+        rules_version=rules.version,
+        execution=request,
+        mitigation_tasks=plan.tasks,
+        skipped=plan.skipped,
+    )
+
+
+def _handle_finding(
+    services: Services, notification: FindingNotification, rules: RuleSet, invocation_id: str
+) -> Outcome:
+    settings = services.settings
+    rule, why = finding_rule(notification, rules)
+    if rule is None:
+        services.history.record_decision(
+            notification.task_id,
+            f"{rules.version}#FINDING#{notification.finding_id}",
+            {"decision": "no-action", "reason": why, "findingId": notification.finding_id},
+        )
+        return Outcome(
+            decision="no-action",
+            kind="finding",
+            reason=why,
+            rules_version=rules.version,
+            execution=None,
+            mitigation_tasks=[],
+            skipped={notification.check_name: why},
+        )
+    name, plan = plan_finding_window(
+        notification, rule, rules, _plan_settings(settings), settings.account_id, services.clock()
+    )
+    claim = FindingClaim(
+        finding_id=notification.finding_id,
+        check=notification.check_name,
+        reason_code=notification.reason_code,
+    )
+    input_json = plan.model_dump_json(by_alias=True)
+
+    def claim_and_start() -> StartedExecution:
+        earlier = services.history.claim_finding(plan, claim, name, input_json)
+        if earlier is None:
+            return services.executions.start(name, input_json)
+        # A re-delivery: the first delivery may have stopped between its claim and its start.
+        started = services.executions.start(*earlier)
+        return StartedExecution(execution_arn=started.execution_arn, already_existed=True)
+
+    key = f"finding#{settings.account_id}#{notification.task_id}#{notification.finding_id}#{rules.version}"
+    first = _start_once(services, key, invocation_id, claim_and_start)
+    reason = f"finding queued in a {plan.window.seconds}s window (mode {plan.mode})"
+    return Outcome(
+        decision="remediate" if first else "duplicate",
+        kind="finding",
+        reason=reason if first else f"duplicate: finding {notification.finding_id} already queued",
+        rules_version=rules.version,
+        execution=ExecutionRequest(name=name, input=plan),
+        mitigation_tasks=window_batches(plan, [notification.finding_id]),
+        skipped={},
+    )
+
+
+def handle_event(event: Any, services: Services, invocation_id: str) -> Outcome:
+    """Handle one SNS delivery. Rejections are quarantined and returned; AWS errors propagate (retry)."""
+    _count("Notifications")
+    message_id: str | None = None
+    try:
+        record = _envelope(event, services.settings)
+        message_id = record.Sns.MessageId
+        logger.append_keys(snsMessageId=message_id)
+        message = _message(event)
+        _check_origin(message, services.settings)
+    except RejectedMessageError as rejection:
+        outcome = _reject(services, event, rejection, message_id)
+        _count("DecisionRejected")
+        return outcome
+    logger.set_correlation_id(message.task_id)
+    logger.append_keys(auditTaskId=message.task_id, kind=message.kind)
+    try:
+        rules = services.rules()
+    except RulesError:
+        logger.exception("rules table unusable: nothing is remediated")
+        _count("RulesInvalid")
+        raise
+    if isinstance(message, AuditCompletionNotification):
+        outcome = _handle_audit(services, message, rules, invocation_id)
+    else:
+        outcome = _handle_finding(services, message, rules, invocation_id)
+    _count("Decision" + "".join(part.capitalize() for part in outcome.decision.split("-")))
+    logger.info(
+        "decision",
+        extra={
+            "decision": outcome.decision,
+            "reason": outcome.reason,
+            "rulesVersion": outcome.rules_version,
+            "executionName": outcome.execution.name if outcome.execution else None,
+            "mitigationTaskIds": [task.task_id for task in outcome.mitigation_tasks],
+            "affectedResources": sum(task.affected_resources for task in outcome.mitigation_tasks),
+            "skipped": outcome.skipped,
+        },
+    )
+    return outcome
+
+
+def outcome_document(outcome: Outcome) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(outcome.model_dump_json(by_alias=True))
+    return document

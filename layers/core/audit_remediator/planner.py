@@ -1,0 +1,224 @@
+"""Pure planning: a notification and the rules become mitigation task specs. No I/O here.
+
+Audit notifications are remediated with `{auditTaskId, auditCheckToReasonCodeFilter}` targets, so one
+call covers any number of findings. A task maps every check to one action list, so the minimum number
+of tasks per mode is the largest number of distinct action lists any single check needs (usually one).
+"""
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+
+from audit_remediator.checks import check_info
+from audit_remediator.models.notifications import AuditCompletionNotification, FindingNotification
+from audit_remediator.models.plan import (
+    MAX_FINDING_IDS_PER_TASK,
+    AuditFilterTarget,
+    AuditPlan,
+    CappedGroup,
+    FindingIdsTarget,
+    FindingWindow,
+    FindingWindowPlan,
+    MitigationTaskSpec,
+    Mode,
+    RemediationMode,
+)
+from audit_remediator.rules import ResolvedRule, RuleSet
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSettings:
+    remediation_mode: RemediationMode
+    action_name_prefix: str
+    finding_window_seconds: int = 300
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def effective_mode(rule: ResolvedRule, settings: PlanSettings) -> Mode:
+    """The stack's kill switch (RemediationMode=DryRun) overrides every rule."""
+    return "dry-run" if settings.remediation_mode == "DryRun" else rule.mode
+
+
+def audit_execution_name(audit_task_id: str, rules_version: str) -> str:
+    return f"audit-{audit_task_id}-{rules_version}"
+
+
+def _action_names(rule: ResolvedRule, settings: PlanSettings) -> list[str]:
+    return [settings.action_name_prefix + name for name in rule.actions]
+
+
+@dataclass(slots=True)
+class _Entry:
+    """One check's share of one task: an action list and the reason codes it applies to."""
+
+    check: str
+    actions: tuple[str, ...]
+    reason_codes: set[str]
+    affected: int
+
+
+def _tasks_for_mode(
+    audit_task_id: str, rules_version: str, mode: Mode, entries: list[_Entry]
+) -> list[MitigationTaskSpec]:
+    per_check: dict[str, list[_Entry]] = defaultdict(list)
+    for entry in entries:
+        merged = next((e for e in per_check[entry.check] if e.actions == entry.actions), None)
+        if merged is None:
+            per_check[entry.check].append(
+                _Entry(entry.check, entry.actions, set(entry.reason_codes), entry.affected)
+            )
+        else:
+            merged.reason_codes |= entry.reason_codes
+    for check_entries in per_check.values():
+        check_entries.sort(key=lambda entry: entry.actions)
+    task_count = max((len(check_entries) for check_entries in per_check.values()), default=0)
+    tasks = []
+    for index in range(task_count):
+        share = sorted(
+            (check_entries[index] for check_entries in per_check.values() if index < len(check_entries)),
+            key=lambda entry: entry.check,
+        )
+        group_key = "|".join(
+            f"{e.check}:{','.join(sorted(e.reason_codes))}:{','.join(e.actions)}" for e in share
+        )
+        digest = _digest(audit_task_id, rules_version, mode, group_key)
+        tasks.append(
+            MitigationTaskSpec(
+                task_id=f"{audit_task_id}-{digest[:20]}",
+                client_request_token=_digest("token", digest)[:40],
+                mode=mode,
+                target=AuditFilterTarget(
+                    audit_task_id=audit_task_id,
+                    audit_check_to_reason_code_filter={e.check: sorted(e.reason_codes) for e in share},
+                ),
+                audit_check_to_actions_mapping={e.check: list(e.actions) for e in share},
+                checks=[e.check for e in share],
+                affected_resources=sum(e.affected for e in share),
+            )
+        )
+    return tasks
+
+
+def plan_audit(
+    notification: AuditCompletionNotification, rules: RuleSet, settings: PlanSettings
+) -> AuditPlan:
+    skipped: dict[str, str] = {}
+    capped: list[CappedGroup] = []
+    entries: dict[Mode, list[_Entry]] = {"enforce": [], "dry-run": []}
+    complete = notification.task_status == "COMPLETED"
+    for detail in notification.audit_details:
+        # Mappings keep the name the notification carries: it is the one the API knows.
+        check = detail.check_name
+        if not complete:
+            if detail.check_run_status == "COMPLETED_NON_COMPLIANT":
+                skipped[check] = f"audit-incomplete: audit task {notification.task_status}"
+            continue
+        if detail.check_run_status != "COMPLETED_NON_COMPLIANT":
+            if detail.check_run_status != "COMPLETED_COMPLIANT":
+                cause = f" ({detail.error_code})" if detail.error_code else ""
+                skipped[check] = f"check-not-completed: {detail.check_run_status}{cause}"
+            continue
+        if detail.non_compliant_resources_count == 0:
+            continue
+        matched = rules.rules_for(check)
+        if not matched:
+            skipped[check] = "no-rule" if check_info(check) else "no-rule: unknown check"
+            continue
+        affected = detail.non_compliant_resources_count
+        for rule in matched:
+            actions = _action_names(rule, settings)
+            if rule.max_resources is not None and affected > rule.max_resources:
+                capped.append(
+                    CappedGroup(
+                        check=check,
+                        affected_resources=affected,
+                        max_resources=rule.max_resources,
+                        actions=actions,
+                    )
+                )
+                skipped[check] = f"capped: {affected} affected resources > maxResources {rule.max_resources}"
+                continue
+            entries[effective_mode(rule, settings)].append(
+                _Entry(check, tuple(actions), set(rule.reason_codes), affected)
+            )
+    tasks = [
+        task
+        for mode in ("enforce", "dry-run")
+        for task in _tasks_for_mode(notification.task_id, rules.version, mode, entries[mode])
+    ]
+    return AuditPlan(
+        account_id=notification.account_id,
+        audit_task_id=notification.task_id,
+        rules_version=rules.version,
+        remediation_mode=settings.remediation_mode,
+        tasks=tasks,
+        capped=capped,
+        skipped=skipped,
+    )
+
+
+def finding_rule(notification: FindingNotification, rules: RuleSet) -> tuple[ResolvedRule | None, str]:
+    """The rule that covers a finding, or None with the reason there is none."""
+    if notification.is_suppressed:
+        return None, "suppressed: Device Defender does not mitigate suppressed findings"
+    matched = rules.rules_for(notification.check_name)
+    if not matched:
+        return None, "no-rule" if check_info(notification.check_name) else "no-rule: unknown check"
+    for rule in matched:
+        if rule.covers(notification.reason_code):
+            return rule, "rule matched"
+    return None, f"no-rule: reason code {notification.reason_code} is not covered"
+
+
+def plan_finding_window(
+    notification: FindingNotification,
+    rule: ResolvedRule,
+    rules: RuleSet,
+    settings: PlanSettings,
+    account_id: str,
+    now_epoch_seconds: float,
+) -> tuple[str, FindingWindowPlan]:
+    """The execution name and input of the time window this finding falls into."""
+    seconds = settings.finding_window_seconds
+    window_index = int(now_epoch_seconds // seconds)
+    mode = effective_mode(rule, settings)
+    digest = _digest(account_id, notification.task_id, rules.version, rule.rule_id, mode, str(window_index))
+    plan = FindingWindowPlan(
+        account_id=account_id,
+        audit_task_id=notification.task_id,
+        rules_version=rules.version,
+        remediation_mode=settings.remediation_mode,
+        window=FindingWindow(
+            inbox_key=f"INBOX#{notification.task_id}#{rule.rule_id}#{rules.version}#{window_index}",
+            closes_at=(window_index + 1) * seconds,
+            seconds=seconds,
+        ),
+        check=notification.check_name,
+        mode=mode,
+        max_resources=rule.max_resources,
+        audit_check_to_actions_mapping={notification.check_name: _action_names(rule, settings)},
+        task_id_prefix=f"{notification.task_id}-{digest[:16]}",
+        client_request_token_prefix=_digest("token", digest)[:40],
+    )
+    return f"findings-{digest[:40]}", plan
+
+
+def window_batches(plan: FindingWindowPlan, finding_ids: list[str]) -> list[MitigationTaskSpec]:
+    """The tasks a window's execution starts: sorted finding ids in batches of at most 25."""
+    ordered = sorted(set(finding_ids))
+    size = MAX_FINDING_IDS_PER_TASK
+    return [
+        MitigationTaskSpec(
+            task_id=f"{plan.task_id_prefix}-{index}",
+            client_request_token=f"{plan.client_request_token_prefix}-{index}",
+            mode=plan.mode,
+            target=FindingIdsTarget(finding_ids=ordered[start : start + size]),
+            audit_check_to_actions_mapping=plan.audit_check_to_actions_mapping,
+            checks=[plan.check],
+            affected_resources=len(ordered[start : start + size]),
+        )
+        for index, start in enumerate(range(0, len(ordered), size))
+    ]

@@ -1,0 +1,265 @@
+"""The rules table: data, validated at load; its content hash is the rules version.
+
+Any problem with the table is a RulesError and means that nothing is remediated (fail closed).
+"""
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from audit_remediator.checks import KNOWN_CHECKS, ActionType, canonical_check_name
+from audit_remediator.errors import RulesError
+from audit_remediator.models.identifiers import CheckName, ReasonCode
+
+Mode = Literal["enforce", "dry-run"]
+LogicalId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$")]
+# Every AWS::IoT::MitigationAction property that selects the action type (template.yaml).
+ACTION_PARAMS_TYPES: dict[str, ActionType] = {
+    "UpdateDeviceCertificateParams": ActionType.UPDATE_DEVICE_CERTIFICATE,
+    "UpdateCACertificateParams": ActionType.UPDATE_CA_CERTIFICATE,
+    "AddThingsToThingGroupParams": ActionType.ADD_THINGS_TO_THING_GROUP,
+    "ReplaceDefaultPolicyVersionParams": ActionType.REPLACE_DEFAULT_POLICY_VERSION,
+    "EnableIoTLoggingParams": ActionType.ENABLE_IOT_LOGGING,
+    "PublishFindingToSnsParams": ActionType.PUBLISH_FINDING_TO_SNS,
+}
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ActionDefinition(_Table):
+    type: ActionType
+    topic: LogicalId | None = None
+
+
+class DefaultRule(_Table):
+    actions: list[LogicalId] = Field(min_length=1, max_length=5)
+    mode: Mode
+    max_resources: int | None = Field(default=None, alias="maxResources", ge=1)
+
+
+class Rule(DefaultRule):
+    check: CheckName
+    reason_codes: list[ReasonCode] | Literal["all"] = Field(alias="reasonCodes")
+
+
+class RulesTable(_Table):
+    trigger_topic: LogicalId = Field(alias="triggerTopic")
+    actions: dict[LogicalId, ActionDefinition] = Field(min_length=1)
+    rules: list[Rule] = Field(min_length=1)
+    default: DefaultRule | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedRule:
+    """A rule applied to one check: reason codes made explicit, names canonical."""
+
+    rule_id: str
+    check: str
+    reason_codes: tuple[str, ...]
+    actions: tuple[str, ...]
+    mode: Mode
+    max_resources: int | None
+
+    def covers(self, reason_code: str) -> bool:
+        return reason_code in self.reason_codes
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    version: str
+    table: RulesTable
+    by_check: Mapping[str, tuple[ResolvedRule, ...]]
+
+    def rules_for(self, check_name: str) -> tuple[ResolvedRule, ...]:
+        """The rules for a check as named in a notification; empty for unknown checks."""
+        return self.by_check.get(canonical_check_name(check_name), ())
+
+    def action_types(self, rule: ResolvedRule) -> tuple[ActionType, ...]:
+        return tuple(self.table.actions[name].type for name in rule.actions)
+
+
+def _rule_id(check: str, reason_codes: Iterable[str], actions: Iterable[str]) -> str:
+    canonical = json.dumps([check, sorted(reason_codes), list(actions)], separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:10]
+
+
+def _problems(table: RulesTable) -> list[str]:
+    problems: list[str] = []
+    for name, action in table.actions.items():
+        if action.type is ActionType.PUBLISH_FINDING_TO_SNS and action.topic is None:
+            problems.append(f"action {name}: PUBLISH_FINDING_TO_SNS needs a topic")
+        if action.type is ActionType.PUBLISH_FINDING_TO_SNS and action.topic == table.trigger_topic:
+            problems.append(
+                f"action {name} publishes findings to the trigger topic {table.trigger_topic}: "
+                "a finding would loop back into the service"
+            )
+    named: list[tuple[str, DefaultRule, str]] = [
+        (f"rules[{index}] ({rule.check})", rule, canonical_check_name(rule.check))
+        for index, rule in enumerate(table.rules)
+    ]
+    if table.default is not None:
+        named += [("default", table.default, check) for check in sorted(_default_checks(table))]
+    for label, rule, check in named:
+        info = KNOWN_CHECKS.get(check)
+        if info is None:
+            problems.append(f"{label}: unknown check {check!r}; add it to checks.KNOWN_CHECKS first")
+            continue
+        if len(set(rule.actions)) != len(rule.actions):
+            problems.append(f"{label}: an action is listed twice")
+        for action_name in rule.actions:
+            definition = table.actions.get(action_name)
+            if definition is None:
+                problems.append(f"{label}: action {action_name} is not defined under 'actions'")
+            elif definition.type not in info.actions:
+                problems.append(f"{label}: {action_name} ({definition.type}) is not supported for {check}")
+        if isinstance(rule, Rule) and rule.reason_codes != "all":
+            unknown = sorted(set(rule.reason_codes) - set(info.reason_codes))
+            if unknown:
+                problems.append(f"{label}: reason codes {unknown} are not reported by {check}")
+            if len(set(rule.reason_codes)) != len(rule.reason_codes):
+                problems.append(f"{label}: a reason code is listed twice")
+    problems += _overlaps(table)
+    return problems
+
+
+def _default_checks(table: RulesTable) -> set[str]:
+    return set(KNOWN_CHECKS) - {canonical_check_name(rule.check) for rule in table.rules}
+
+
+def _overlaps(table: RulesTable) -> list[str]:
+    problems = []
+    for first_index, first in enumerate(table.rules):
+        for second_index in range(first_index + 1, len(table.rules)):
+            second = table.rules[second_index]
+            if canonical_check_name(first.check) != canonical_check_name(second.check):
+                continue
+            if first.reason_codes == "all" or second.reason_codes == "all":
+                shared: set[str] | str = "all"
+            else:
+                shared = set(first.reason_codes) & set(second.reason_codes)
+            if shared:
+                problems.append(
+                    f"rules[{first_index}] and rules[{second_index}] both match {first.check} "
+                    f"for reason codes {sorted(shared) if isinstance(shared, set) else shared}"
+                )
+    return problems
+
+
+def _resolve(table: RulesTable) -> dict[str, tuple[ResolvedRule, ...]]:
+    by_check: dict[str, list[ResolvedRule]] = {}
+    for rule in table.rules:
+        check = canonical_check_name(rule.check)
+        codes = KNOWN_CHECKS[check].reason_codes if rule.reason_codes == "all" else tuple(rule.reason_codes)
+        by_check.setdefault(check, []).append(
+            ResolvedRule(
+                _rule_id(check, codes, rule.actions),
+                check,
+                codes,
+                tuple(rule.actions),
+                rule.mode,
+                rule.max_resources,
+            )
+        )
+    if table.default is not None:
+        for check in sorted(_default_checks(table)):
+            codes = KNOWN_CHECKS[check].reason_codes
+            by_check[check] = [
+                ResolvedRule(
+                    _rule_id(check, codes, table.default.actions),
+                    check,
+                    codes,
+                    tuple(table.default.actions),
+                    table.default.mode,
+                    table.default.max_resources,
+                )
+            ]
+    return {check: tuple(rules) for check, rules in by_check.items()}
+
+
+def rules_version(table: RulesTable) -> str:
+    canonical = json.dumps(
+        table.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def parse_rules(text: str) -> RuleSet:
+    """Validate a rules document; every problem found is listed in the RulesError."""
+    try:
+        document: Any = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise RulesError(f"rules table is not valid YAML: {error}") from error
+    if not isinstance(document, dict):
+        raise RulesError("rules table is empty or not a mapping")
+    try:
+        table = RulesTable.model_validate(document)
+    except ValidationError as error:
+        details = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in error.errors()
+        )
+        raise RulesError(f"rules table does not match its schema: {details}") from error
+    problems = _problems(table)
+    if problems:
+        raise RulesError("rules table is invalid: " + "; ".join(problems))
+    return RuleSet(version=rules_version(table), table=table, by_check=_resolve(table))
+
+
+def load_rules(path: Path | None = None) -> RuleSet:
+    """The packaged rules table (or the one at `path`), validated."""
+    try:
+        if path is None:
+            text = resources.files("audit_remediator").joinpath("rules.yaml").read_text(encoding="utf-8")
+        else:
+            text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise RulesError(f"rules table cannot be read: {error}") from error
+    return parse_rules(text)
+
+
+@dataclass(frozen=True, slots=True)
+class StackAction:
+    type: ActionType
+    topic: str | None
+
+
+def stack_mitigation_actions(template: Mapping[str, Any]) -> dict[str, StackAction]:
+    """The AWS::IoT::MitigationAction resources of a parsed template, by logical ID."""
+    found: dict[str, StackAction] = {}
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::IoT::MitigationAction":
+            continue
+        params = resource.get("Properties", {}).get("ActionParams", {})
+        kinds = [ACTION_PARAMS_TYPES[key] for key in params if key in ACTION_PARAMS_TYPES]
+        if len(kinds) != 1:
+            raise RulesError(f"{logical_id}: a mitigation action sets exactly one ActionParams member")
+        topic = params.get("PublishFindingToSnsParams", {}).get("TopicArn")
+        found[logical_id] = StackAction(kinds[0], topic.get("Ref") if isinstance(topic, dict) else topic)
+    return found
+
+
+def problems_against_stack(ruleset: RuleSet, stack_actions: Mapping[str, StackAction]) -> list[str]:
+    """Differences between the table's action catalogue and the mitigation actions a stack defines."""
+    problems = []
+    for name, action in ruleset.table.actions.items():
+        defined = stack_actions.get(name)
+        if defined is None:
+            problems.append(f"action {name} is not an AWS::IoT::MitigationAction in the template")
+            continue
+        if defined.type is not action.type:
+            problems.append(f"action {name} is {defined.type} in the template, {action.type} in the rules")
+        if action.type is ActionType.PUBLISH_FINDING_TO_SNS and defined.topic != action.topic:
+            problems.append(
+                f"action {name} publishes to {defined.topic} in the template, {action.topic} in the rules"
+            )
+        if defined.topic is not None and defined.topic == ruleset.table.trigger_topic:
+            problems.append(f"action {name} publishes findings to the trigger topic {defined.topic}")
+    return problems

@@ -1,0 +1,56 @@
+"""Builds the production collaborators of the intake logic, lazily and once per container."""
+
+import os
+from functools import cache
+
+import boto3
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+from botocore.config import Config
+
+from audit_remediator.adapters.executions import StepFunctionsExecutions
+from audit_remediator.adapters.history import RemediationHistory
+from audit_remediator.adapters.idempotency import PowertoolsOnce, idempotency_config
+from audit_remediator.adapters.quarantine import QuarantineQueue
+from audit_remediator.intake import Services
+from audit_remediator.rules import RuleSet, load_rules
+from audit_remediator.settings import AuditEventsSettings
+
+# Standard retry mode backs off on throttling; the invocation's own async retries come after these.
+_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=10)
+
+
+@cache
+def audit_events_settings() -> AuditEventsSettings:
+    return AuditEventsSettings.from_environment(os.environ)
+
+
+@cache
+def rules() -> RuleSet:
+    """The packaged rules; a RulesError is not cached, so a fixed deployment is read on the next call."""
+    return load_rules()
+
+
+@cache
+def audit_events_services() -> Services:
+    settings = audit_events_settings()
+    session = boto3.session.Session(region_name=settings.region)
+    return Services(
+        settings=settings,
+        rules=rules,
+        executions=StepFunctionsExecutions(
+            session.client("stepfunctions", config=_BOTO_CONFIG), settings.state_machine_arn
+        ),
+        history=RemediationHistory(
+            session.client("dynamodb", config=_BOTO_CONFIG),
+            settings.remediation_table_name,
+            settings.history_retention_days,
+        ),
+        quarantine=QuarantineQueue(session.client("sqs", config=_BOTO_CONFIG), settings.quarantine_queue_url),
+        once=PowertoolsOnce(
+            DynamoDBPersistenceLayer(
+                table_name=settings.idempotency_table_name,
+                boto3_client=session.client("dynamodb", config=_BOTO_CONFIG),
+            ),
+            idempotency_config(),
+        ),
+    )

@@ -1,0 +1,54 @@
+"""The AuditEventsFunction's environment, modelled and validated when the function starts."""
+
+from collections.abc import Mapping
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from audit_remediator.errors import SettingsError
+from audit_remediator.models.plan import RemediationMode
+
+SnsTopicArn = Annotated[
+    str, Field(pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", max_length=512)
+]
+
+
+class AuditEventsSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    audit_events_topic_arn: SnsTopicArn = Field(alias="AUDIT_EVENTS_TOPIC_ARN")
+    state_machine_arn: Annotated[
+        str, Field(pattern=r"^arn:aws[a-z-]*:states:[a-z0-9-]+:[0-9]{12}:stateMachine:.+$")
+    ] = Field(alias="STATE_MACHINE_ARN")
+    idempotency_table_name: Annotated[str, Field(min_length=3, max_length=255)] = Field(
+        alias="IDEMPOTENCY_TABLE_NAME"
+    )
+    remediation_table_name: Annotated[str, Field(min_length=3, max_length=255)] = Field(
+        alias="REMEDIATION_TABLE_NAME"
+    )
+    quarantine_queue_url: Annotated[str, Field(pattern=r"^https?://\S+$")] = Field(
+        alias="QUARANTINE_QUEUE_URL"
+    )
+    remediation_mode: RemediationMode = Field(alias="REMEDIATION_MODE")
+    # Mitigation action names are `<prefix><logical id>`; the API allows 128 characters in all.
+    mitigation_action_name_prefix: Annotated[str, Field(max_length=80, pattern=r"^[a-zA-Z0-9_-]*$")] = Field(
+        alias="MITIGATION_ACTION_NAME_PREFIX"
+    )
+    finding_window_seconds: Annotated[int, Field(ge=10, le=3600)] = Field(alias="FINDING_WINDOW_SECONDS")
+    history_retention_days: Annotated[int, Field(ge=1, le=3650)] = Field(alias="HISTORY_RETENTION_DAYS")
+
+    @property
+    def region(self) -> str:
+        return self.audit_events_topic_arn.split(":")[3]
+
+    @property
+    def account_id(self) -> str:
+        return self.audit_events_topic_arn.split(":")[4]
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> "AuditEventsSettings":
+        try:
+            return cls.model_validate(dict(environ))
+        except ValidationError as error:
+            problems = "; ".join(f"{item['loc'][0]}: {item['msg']}" for item in error.errors())
+            raise SettingsError(f"AuditEventsFunction environment is invalid: {problems}") from error

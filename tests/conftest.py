@@ -1,0 +1,36 @@
+"""Fixtures every suite shares: sample events and the sandbox's identity."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS_DIR = ROOT / "events" / "audit_events"
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+STACK_NAME = "iot-audit-remediator"
+AUDIT_EVENTS_TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{STACK_NAME}-audit-events"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS_DIR / f"{name}.json").read_text())
+    return event
+
+
+def sns_message(event: dict[str, Any]) -> dict[str, Any]:
+    message: dict[str, Any] = json.loads(event["Records"][0]["Sns"]["Message"])
+    return message
+
+
+def with_message(event: dict[str, Any], message: Any) -> dict[str, Any]:
+    """A copy of an SNS event carrying another message (a dict is serialised, a str kept)."""
+    copy = json.loads(json.dumps(event))
+    copy["Records"][0]["Sns"]["Message"] = message if isinstance(message, str) else json.dumps(message)
+    return copy
+
+
+@pytest.fixture
+def event_names() -> list[str]:
+    return sorted(path.stem for path in EVENTS_DIR.glob("*.json"))
