@@ -9,7 +9,6 @@ from audit_remediator.intake import Services
 from audit_remediator.models.plan import FindingClaim, FindingWindowPlan
 from audit_remediator.rules import RuleSet, load_rules
 from audit_remediator.settings import AuditEventsSettings
-
 from tests.conftest import ACCOUNT_ID, AUDIT_EVENTS_TOPIC_ARN, REGION, STACK_NAME
 
 

@@ -1,0 +1,298 @@
+"""The planner: minimal, deterministic, capped and safe by default (D29-D33, C24)."""
+
+import re
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from audit_remediator.checks import KNOWN_CHECKS
+from audit_remediator.models.notifications import AuditCompletionNotification, FindingNotification
+from audit_remediator.planner import (
+    PlanSettings,
+    finding_rule,
+    plan_audit,
+    plan_finding_window,
+    window_batches,
+)
+from audit_remediator.rules import load_rules, parse_rules
+from tests.conftest import load_event, sns_message
+from tests.unit.test_rules import RULES_FILE
+
+ENFORCE = PlanSettings(remediation_mode="Enforce", action_name_prefix="stack-")
+DRY_RUN = PlanSettings(remediation_mode="DryRun", action_name_prefix="stack-")
+TASK_ID = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
+TOKEN = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
+
+
+def audit(
+    details: list[tuple[str, str, int]],
+    task_id: str = "9a7b3c2d1e0f4a5b6c7d8e9f0a1b2c3d",
+    status: str = "COMPLETED",
+) -> AuditCompletionNotification:
+    return AuditCompletionNotification.model_validate(
+        {
+            "accountId": "123456789012",
+            "taskId": task_id,
+            "taskStatus": status,
+            "taskType": "ON_DEMAND_AUDIT_TASK",
+            "failedChecksCount": 0,
+            "canceledChecksCount": 0,
+            "nonCompliantChecksCount": 0,
+            "compliantChecksCount": 0,
+            "totalChecksCount": len(details),
+            "taskStartTime": 1763608364191,
+            "auditDetails": [
+                {
+                    "checkName": n,
+                    "checkRunStatus": s,
+                    "nonCompliantResourcesCount": c,
+                    "totalResourcesCount": max(c, 1),
+                }
+                for n, s, c in details
+            ],
+        }
+    )
+
+
+def test_an_audit_whose_checks_each_have_one_action_list_gets_exactly_one_enforce_task() -> None:
+    # Given the workshop audit plus two more enforce checks with different action lists
+    notification = audit(
+        [
+            ("DEVICE_CERTIFICATE_SHARED_CHECK", "COMPLETED_NON_COMPLIANT", 1),
+            ("LOGGING_DISABLED_CHECK", "COMPLETED_NON_COMPLIANT", 1),
+            ("REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE_CHECK", "COMPLETED_NON_COMPLIANT", 7),
+            ("CONFLICTING_CLIENT_IDS_CHECK", "COMPLETED_NON_COMPLIANT", 2),
+            ("IOT_POLICY_OVERLY_PERMISSIVE_CHECK", "COMPLETED_NON_COMPLIANT", 1),
+        ]
+    )
+    # When it is planned
+    plan = plan_audit(notification, load_rules(), ENFORCE)
+    # Then one enforce task covers the four enforce checks, and the dry-run rule is planned apart
+    enforce = [task for task in plan.tasks if task.mode == "enforce"]
+    assert len(enforce) == 1
+    assert enforce[0].audit_check_to_actions_mapping == {
+        "CONFLICTING_CLIENT_IDS_CHECK": ["stack-PublishFindingToReportsAction"],
+        "DEVICE_CERTIFICATE_SHARED_CHECK": [
+            "stack-QuarantineThingsAction",
+            "stack-DeactivateDeviceCertificateAction",
+        ],
+        "LOGGING_DISABLED_CHECK": ["stack-EnableErrorLoggingAction"],
+        "REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE_CHECK": ["stack-DeactivateDeviceCertificateAction"],
+    }
+    assert enforce[0].target.model_dump(by_alias=True)["auditTaskId"] == notification.task_id
+    assert enforce[0].affected_resources == 11
+    assert [task.checks for task in plan.tasks if task.mode == "dry-run"] == [
+        ["IOT_POLICY_OVERLY_PERMISSIVE_CHECK"]
+    ]
+
+
+def test_the_kill_switch_turns_every_rule_into_dry_run() -> None:
+    notification = audit([("LOGGING_DISABLED_CHECK", "COMPLETED_NON_COMPLIANT", 1)])
+    plan = plan_audit(notification, load_rules(), DRY_RUN)
+    assert [task.mode for task in plan.tasks] == ["dry-run"]
+    assert plan.remediation_mode == "DryRun"
+
+
+@pytest.mark.parametrize("status", ["FAILED", "CANCELED"])
+def test_an_incomplete_audit_plans_nothing(status: str) -> None:
+    # B16: no mitigation from a partial audit
+    plan = plan_audit(
+        audit([("DEVICE_CERTIFICATE_SHARED_CHECK", "COMPLETED_NON_COMPLIANT", 2)], status=status),
+        load_rules(),
+        ENFORCE,
+    )
+    assert plan.tasks == []
+    assert plan.skipped == {"DEVICE_CERTIFICATE_SHARED_CHECK": f"audit-incomplete: audit task {status}"}
+
+
+def test_a_failed_check_is_listed_and_not_remediated_while_the_others_are() -> None:
+    notification = AuditCompletionNotification.model_validate(
+        sns_message(load_event("check-insufficient-permissions"))
+    )
+    plan = plan_audit(notification, load_rules(), ENFORCE)
+    assert plan.skipped == {
+        "LOGGING_DISABLED_CHECK": "check-not-completed: FAILED (INSUFFICIENT_PERMISSIONS)"
+    }
+    assert [task.checks for task in plan.tasks] == [["REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE_CHECK"]]
+
+
+def test_unknown_checks_get_no_action_and_are_listed() -> None:
+    plan = plan_audit(audit([("SOME_FUTURE_CHECK", "COMPLETED_NON_COMPLIANT", 4)]), load_rules(), ENFORCE)
+    assert plan.tasks == []
+    assert plan.skipped == {"SOME_FUTURE_CHECK": "no-rule: unknown check"}
+
+
+@pytest.mark.parametrize(("count", "capped"), [(25, False), (26, True)])
+def test_a_group_over_its_cap_is_not_started_and_is_listed(count: int, capped: bool) -> None:
+    plan = plan_audit(
+        audit([("DEVICE_CERTIFICATE_SHARED_CHECK", "COMPLETED_NON_COMPLIANT", count)]), load_rules(), ENFORCE
+    )
+    assert bool(plan.capped) is capped
+    assert bool(plan.tasks) is not capped
+    if capped:
+        assert plan.capped[0].max_resources == 25
+        assert plan.capped[0].affected_resources == 26
+        assert plan.skipped["DEVICE_CERTIFICATE_SHARED_CHECK"].startswith("capped")
+
+
+def test_a_check_needing_two_action_lists_gets_two_tasks_and_the_others_share_them() -> None:
+    document: dict[str, Any] = yaml.safe_load(RULES_FILE.read_text())
+    document["rules"].append(
+        {
+            "check": "DEVICE_CERTIFICATE_EXPIRING_CHECK",
+            "reasonCodes": ["CERTIFICATE_PAST_EXPIRATION"],
+            "actions": ["DeactivateDeviceCertificateAction"],
+            "mode": "enforce",
+        }
+    )
+    document["rules"].append(
+        {
+            "check": "DEVICE_CERTIFICATE_EXPIRING_CHECK",
+            "reasonCodes": ["CERTIFICATE_APPROACHING_EXPIRATION"],
+            "actions": ["PublishFindingToReportsAction"],
+            "mode": "enforce",
+        }
+    )
+    rules = parse_rules(yaml.safe_dump(document))
+    notification = audit(
+        [
+            ("DEVICE_CERTIFICATE_EXPIRING_CHECK", "COMPLETED_NON_COMPLIANT", 3),
+            ("LOGGING_DISABLED_CHECK", "COMPLETED_NON_COMPLIANT", 1),
+        ]
+    )
+    plan = plan_audit(notification, rules, ENFORCE)
+    assert len(plan.tasks) == 2
+    filters = [task.target.model_dump(by_alias=True)["auditCheckToReasonCodeFilter"] for task in plan.tasks]
+    codes = sorted(code for f in filters for code in f["DEVICE_CERTIFICATE_EXPIRING_CHECK"])
+    assert codes == ["CERTIFICATE_APPROACHING_EXPIRATION", "CERTIFICATE_PAST_EXPIRATION"]
+    assert sum("LOGGING_DISABLED_CHECK" in f for f in filters) == 1
+
+
+statuses = st.sampled_from(["COMPLETED_COMPLIANT", "COMPLETED_NON_COMPLIANT", "FAILED", "CANCELED"])
+details_strategy = st.lists(
+    st.tuples(
+        st.sampled_from([*sorted(KNOWN_CHECKS), "NEW_CHECK_A", "NEW_CHECK_B"]), statuses, st.integers(0, 300)
+    ),
+    unique_by=lambda item: item[0],
+    max_size=19,
+)
+audit_ids = st.from_regex(r"[a-zA-Z0-9-]{1,40}", fullmatch=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(details=details_strategy, task_id=audit_ids, enforce=st.booleans(), data=st.data())
+def test_plans_are_minimal_deterministic_and_within_api_limits(
+    details: list[tuple[str, str, int]], task_id: str, enforce: bool, data: st.DataObject
+) -> None:
+    rules = load_rules()
+    mode_settings = ENFORCE if enforce else DRY_RUN
+    plan = plan_audit(audit(details, task_id=task_id), rules, mode_settings)
+    # Determinism: the same audit in any order of auditDetails gives the same plan
+    shuffled = data.draw(st.permutations(details))
+    again = plan_audit(audit(list(shuffled), task_id=task_id), rules, mode_settings)
+    assert {t.task_id: t for t in again.tasks} == {t.task_id: t for t in plan.tasks}
+    # Minimality: with the default table every check has one action list, so at most one task per mode
+    assert sum(t.mode == "enforce" for t in plan.tasks) <= 1
+    assert sum(t.mode == "dry-run" for t in plan.tasks) <= 1
+    if not enforce:
+        assert all(t.mode == "dry-run" for t in plan.tasks)
+    # Exactness: every remediable check is in exactly one task, nothing else is
+    remediable = {
+        name
+        for name, status, count in details
+        if status == "COMPLETED_NON_COMPLIANT"
+        and count > 0
+        and rules.rules_for(name)
+        and all(r.max_resources is None or count <= r.max_resources for r in rules.rules_for(name))
+    }
+    planned = [check for task in plan.tasks for check in task.checks]
+    assert sorted(planned) == sorted(remediable)
+    for task in plan.tasks:
+        assert TASK_ID.match(task.task_id)
+        assert TOKEN.match(task.client_request_token)
+        assert set(task.audit_check_to_actions_mapping) == set(task.checks)
+
+
+def test_ids_depend_on_the_audit_and_the_rules_version() -> None:
+    details = [("LOGGING_DISABLED_CHECK", "COMPLETED_NON_COMPLIANT", 1)]
+    rules = load_rules()
+    first = plan_audit(audit(details), rules, ENFORCE).tasks[0]
+    other_audit = plan_audit(audit(details, task_id="0" * 32), rules, ENFORCE).tasks[0]
+    document: dict[str, Any] = yaml.safe_load(RULES_FILE.read_text())
+    document["rules"][1]["maxResources"] = 30
+    other_rules = plan_audit(audit(details), parse_rules(yaml.safe_dump(document)), ENFORCE).tasks[0]
+    assert len({first.task_id, other_audit.task_id, other_rules.task_id}) == 3
+    assert (
+        len({first.client_request_token, other_audit.client_request_token, other_rules.client_request_token})
+        == 3
+    )
+
+
+def test_the_longest_audit_task_id_still_gives_valid_ids() -> None:
+    plan = plan_audit(
+        audit([("LOGGING_DISABLED_CHECK", "COMPLETED_NON_COMPLIANT", 1)], task_id="f" * 40),
+        load_rules(),
+        ENFORCE,
+    )
+    assert len(plan.tasks[0].task_id) <= 128
+
+
+def finding(finding_id: str = "f1", **changes: Any) -> FindingNotification:
+    message = sns_message(load_event("finding-shared-certificate"))
+    message.update(findingId=finding_id, **changes)
+    return FindingNotification.model_validate(message)
+
+
+def test_findings_of_one_window_share_one_execution_and_300_become_12_tasks() -> None:
+    # C24: more than 25 findings are split into batches of at most 25 with deterministic ids
+    rules = load_rules()
+    plans = []
+    for index in range(300):
+        notification = finding(f"finding-{index:03d}")
+        rule, _ = finding_rule(notification, rules)
+        assert rule is not None
+        plans.append(
+            plan_finding_window(
+                notification, rule, rules, ENFORCE, "123456789012", 1_763_608_500.0 + index % 30
+            )
+        )
+    assert len({name for name, _ in plans}) == 1
+    assert len({plan.model_dump_json() for _, plan in plans}) == 1
+    batches = window_batches(plans[0][1], [f"finding-{index:03d}" for index in reversed(range(300))])
+    assert len(batches) == 12
+    assert all(len(batch.target.model_dump(by_alias=True)["findingIds"]) <= 25 for batch in batches)
+    assert batches == window_batches(plans[0][1], [f"finding-{index:03d}" for index in range(300)])
+
+
+def test_findings_in_the_next_window_get_another_execution() -> None:
+    rules = load_rules()
+    notification = finding()
+    rule, _ = finding_rule(notification, rules)
+    assert rule is not None
+    name_a, plan_a = plan_finding_window(notification, rule, rules, ENFORCE, "123456789012", 1_763_608_499.0)
+    name_b, _ = plan_finding_window(notification, rule, rules, ENFORCE, "123456789012", 1_763_608_499.0 + 300)
+    assert name_a != name_b
+    assert plan_a.window.closes_at > 1_763_608_499
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"isSuppressed": True}, "suppressed"),
+        ({"checkName": "SOME_FUTURE_CHECK"}, "no-rule: unknown check"),
+        (
+            {
+                "checkName": "IOT_POLICY_OVERLY_PERMISSIVE_CHECK",
+                "reasonForNonComplianceCode": "SOMETHING_NEW",
+            },
+            "not covered",
+        ),
+    ],
+)
+def test_findings_without_a_rule_get_no_action(changes: dict[str, Any], reason: str) -> None:
+    rule, why = finding_rule(finding(**changes), load_rules())
+    assert rule is None
+    assert reason in why

@@ -1,0 +1,194 @@
+"""The rules table: validated at load and against template.yaml (D30, D31, D34; security property 9)."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from samtranslator.yaml_helper import yaml_parse
+
+from audit_remediator.checks import KNOWN_CHECKS, ActionType
+from audit_remediator.errors import RulesError
+from audit_remediator.rules import (
+    StackAction,
+    load_rules,
+    parse_rules,
+    problems_against_stack,
+    stack_mitigation_actions,
+)
+from tests.conftest import ROOT
+
+RULES_FILE = ROOT / "layers" / "core" / "audit_remediator" / "rules.yaml"
+
+
+def packaged() -> dict:  # type: ignore[type-arg]
+    document: dict = yaml.safe_load(RULES_FILE.read_text())  # type: ignore[type-arg]
+    return document
+
+
+def dump(document: dict) -> str:  # type: ignore[type-arg]
+    return yaml.safe_dump(document)
+
+
+def test_packaged_rules_are_valid_and_cover_every_known_check() -> None:
+    rules = load_rules()
+    assert set(rules.by_check) == set(KNOWN_CHECKS)
+    assert len(rules.version) == 12
+
+
+def test_packaged_rules_match_the_mitigation_actions_in_template_yaml() -> None:
+    # Every action the rules use is an AWS::IoT::MitigationAction of the stack, of the same type,
+    # and the publish action does not publish to the trigger topic.
+    template = yaml_parse((ROOT / "template.yaml").read_text())
+    assert problems_against_stack(load_rules(), stack_mitigation_actions(template)) == []
+
+
+def test_the_default_table_is_the_documented_one() -> None:
+    rules = load_rules()
+
+    def summary(check: str) -> list[tuple[tuple[str, ...], str, int | None]]:
+        return [(rule.actions, rule.mode, rule.max_resources) for rule in rules.rules_for(check)]
+
+    assert summary("LOGGING_DISABLED_CHECK") == [(("EnableErrorLoggingAction",), "enforce", None)]
+    assert summary("DEVICE_CERTIFICATE_SHARED_CHECK") == [
+        (("QuarantineThingsAction", "DeactivateDeviceCertificateAction"), "enforce", 25)
+    ]
+    assert summary("REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE_CHECK") == [
+        (("DeactivateDeviceCertificateAction",), "enforce", 100)
+    ]
+    assert summary("CA_CERTIFICATE_KEY_QUALITY_CHECK") == [(("DeactivateCaCertificateAction",), "dry-run", 5)]
+    assert summary("IOT_POLICY_OVERLY_PERMISSIVE_CHECK") == [
+        (("ReplacePolicyWithBlankAction",), "dry-run", 5)
+    ]
+    assert summary("CONFLICTING_CLIENT_IDS_CHECK") == [(("PublishFindingToReportsAction",), "enforce", None)]
+
+
+def test_version_ignores_comments_and_layout_but_not_content() -> None:
+    text = RULES_FILE.read_text()
+    reformatted = "# another comment\n" + dump(yaml.safe_load(text))
+    assert parse_rules(reformatted).version == parse_rules(text).version
+    changed = packaged()
+    changed["rules"][0]["mode"] = "dry-run"
+    assert parse_rules(dump(changed)).version != parse_rules(text).version
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param("", "empty", id="empty"),
+        pytest.param("rules: [unclosed", "not valid YAML", id="unparseable"),
+        pytest.param("- just\n- a list\n", "not a mapping", id="list"),
+        pytest.param("triggerTopic: AuditEventsTopic\nactions: {}\nrules: []\n", "schema", id="no rules"),
+    ],
+)
+def test_unreadable_or_empty_tables_fail_closed(text: str, message: str) -> None:
+    # D30: an unreadable, empty or schema-less table is an error, never "no rules, carry on"
+    with pytest.raises(RulesError, match=message):
+        parse_rules(text)
+
+
+def test_an_unreadable_file_is_a_rules_error(tmp_path: Path) -> None:
+    with pytest.raises(RulesError, match="cannot be read"):
+        load_rules(tmp_path / "missing.yaml")
+
+
+def _broken(change: str) -> dict:  # type: ignore[type-arg]
+    document = packaged()
+    rules = document["rules"]
+    match change:
+        case "incompatible action":
+            rules[0]["actions"] = ["DeactivateDeviceCertificateAction"]  # logging check
+        case "undefined action":
+            rules[0]["actions"] = ["NoSuchAction"]
+        case "unknown check":
+            rules[0]["check"] = "NOT_A_REAL_CHECK"
+        case "unknown reason code":
+            rules[0]["reasonCodes"] = ["NOT_A_CODE"]
+        case "overlap":
+            rules.append({**rules[1], "mode": "dry-run"})
+        case "overlap through alias":
+            rules.append({**rules[5], "check": "REVOKED_CA_CERT_CHECK"})
+        case "six actions":
+            rules[1]["actions"] = ["QuarantineThingsAction"] * 6
+        case "duplicate action":
+            rules[1]["actions"] = ["QuarantineThingsAction", "QuarantineThingsAction"]
+        case "bad mode":
+            rules[0]["mode"] = "yolo"
+        case "zero cap":
+            rules[1]["maxResources"] = 0
+        case "unknown key":
+            rules[0]["maxResource"] = 5
+        case "publish to trigger topic":
+            document["actions"]["PublishFindingToReportsAction"]["topic"] = "AuditEventsTopic"
+        case "publish without topic":
+            del document["actions"]["PublishFindingToReportsAction"]["topic"]
+    return document
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("incompatible action", "not supported for LOGGING_DISABLED_CHECK"),
+        ("undefined action", "not defined"),
+        ("unknown check", "unknown check"),
+        ("unknown reason code", "not reported by"),
+        ("overlap", "both match"),
+        ("overlap through alias", "both match"),
+        ("six actions", "schema"),
+        ("duplicate action", "listed twice"),
+        ("bad mode", "schema"),
+        ("zero cap", "schema"),
+        ("unknown key", "schema"),
+        ("publish to trigger topic", "trigger topic"),
+        ("publish without topic", "needs a topic"),
+    ],
+)
+def test_invalid_tables_are_rejected_with_the_reason(change: str, message: str) -> None:
+    # D31 and D34: incompatible actions, unknown checks, overlaps and loops are caught at load (and in CI)
+    with pytest.raises(RulesError, match=message):
+        parse_rules(dump(_broken(change)))
+
+
+def test_legacy_check_names_in_rules_are_normalised() -> None:
+    document = packaged()
+    document["rules"][5]["check"] = "REVOKED_CA_CERT_CHECK"
+    rules = parse_rules(dump(document))
+    assert rules.rules_for("REVOKED_CA_CERTIFICATE_STILL_ACTIVE_CHECK")[0].actions == (
+        "DeactivateCaCertificateAction",
+    )
+
+
+def test_both_spellings_of_the_misconfiguration_check_find_its_rule() -> None:
+    # Which spelling the live API uses is UNVERIFIED (reference §1.4): both must work
+    rules = load_rules()
+    assert rules.rules_for("IOT_POLICY_POTENTIAL_MISCONFIGURATION_CHECK")
+    assert rules.rules_for("IOT_POLICY_POTENTIAL_MIS_CONFIGURATION_CHECK") == rules.rules_for(
+        "IOT_POLICY_POTENTIAL_MISCONFIGURATION_CHECK"
+    )
+
+
+@pytest.mark.parametrize(
+    ("stack", "message"),
+    [
+        pytest.param({}, "is not an AWS::IoT::MitigationAction", id="action missing from the template"),
+        pytest.param(
+            {"EnableErrorLoggingAction": StackAction(ActionType.UPDATE_CA_CERTIFICATE, None)},
+            "is UPDATE_CA_CERTIFICATE in the template",
+            id="type differs",
+        ),
+        pytest.param(
+            {
+                "PublishFindingToReportsAction": StackAction(
+                    ActionType.PUBLISH_FINDING_TO_SNS, "AuditEventsTopic"
+                )
+            },
+            "trigger topic",
+            id="template publishes to the trigger topic",
+        ),
+    ],
+)
+def test_template_drift_is_reported(stack: dict[str, StackAction], message: str) -> None:
+    template = yaml_parse((ROOT / "template.yaml").read_text())
+    actions = {**stack_mitigation_actions(template), **stack}
+    if not stack:
+        del actions["EnableErrorLoggingAction"]
+    assert any(message in problem for problem in problems_against_stack(load_rules(), actions))
