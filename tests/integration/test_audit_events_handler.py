@@ -1,0 +1,254 @@
+"""The real handler against moto: Powertools idempotency in DynamoDB, StartExecution, the quarantine queue.
+
+Tables are created from template.yaml's own definitions. Covers A1-A5, A7, A9 end to end at the handler.
+"""
+
+import importlib.util
+import json
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyKeyError
+from moto import mock_aws
+from samtranslator.yaml_helper import yaml_parse
+
+from audit_remediator import services as production
+from audit_remediator.adapters.idempotency import idempotency_config
+from tests.conftest import ACCOUNT_ID, REGION, ROOT, STACK_NAME, load_event
+from tests.unit.fakes import environment
+
+TEMPLATE = yaml_parse((ROOT / "template.yaml").read_text())
+
+
+@dataclass
+class LambdaContext:
+    aws_request_id: str
+    function_name: str = "AuditEventsFunction"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:AuditEventsFunction"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def load_handler() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "audit_events_app", ROOT / "functions" / "audit_events" / "app.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _table(logical_id: str) -> dict[str, Any]:
+    properties = TEMPLATE["Resources"][logical_id]["Properties"]
+    return {key: properties[key] for key in ("AttributeDefinitions", "KeySchema", "BillingMode")}
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    handler: ModuleType
+
+    def invoke(self, event: Any, request_id: str = "request-1") -> dict[str, Any]:
+        result: dict[str, Any] = self.handler.lambda_handler(event, LambdaContext(request_id))
+        return result
+
+    def executions(self) -> list[dict[str, Any]]:
+        client = boto3.client("stepfunctions", region_name=REGION)
+        return client.list_executions(stateMachineArn=self.env["STATE_MACHINE_ARN"])["executions"]
+
+    def idempotency_items(self) -> list[dict[str, Any]]:
+        return boto3.client("dynamodb", region_name=REGION).scan(
+            TableName=self.env["IDEMPOTENCY_TABLE_NAME"]
+        )["Items"]
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "IoTAuditRemediator")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "iot-audit-remediator")
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        dynamodb.create_table(TableName=f"{STACK_NAME}-idempotency", **_table("IdempotencyTable"))
+        dynamodb.create_table(TableName=f"{STACK_NAME}-remediation", **_table("RemediationTable"))
+        queue_url = boto3.client("sqs", region_name=REGION).create_queue(QueueName="quarantine")["QueueUrl"]
+        role = boto3.client("iam").create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        machine = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
+            name="RemediationStateMachine",
+            definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+            roleArn=role,
+        )["stateMachineArn"]
+        env = environment(
+            STATE_MACHINE_ARN=machine,
+            QUARANTINE_QUEUE_URL=queue_url,
+            IDEMPOTENCY_TABLE_NAME=f"{STACK_NAME}-idempotency",
+            REMEDIATION_TABLE_NAME=f"{STACK_NAME}-remediation",
+        )
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        for cached in (production.audit_events_settings, production.audit_events_services):
+            cached.cache_clear()
+        yield Stack(env, load_handler())
+        for cached in (production.audit_events_settings, production.audit_events_services):
+            cached.cache_clear()
+
+
+def test_an_audit_notification_starts_its_named_execution(stack: Stack) -> None:
+    outcome = stack.invoke(load_event("scheduled-non-compliant"))
+    [execution] = stack.executions()
+    assert execution["name"] == outcome["execution"]["name"]
+    assert outcome["decision"] == "remediate"
+
+
+def test_three_sequential_deliveries_start_one_execution(stack: Stack) -> None:
+    # A1, sequential: the second and third deliveries find the stored result
+    event = load_event("scheduled-non-compliant")
+    decisions = [stack.invoke(event, f"request-{n}")["decision"] for n in range(3)]
+    assert decisions == ["remediate", "duplicate", "duplicate"]
+    assert len(stack.executions()) == 1
+
+
+def test_three_parallel_deliveries_start_one_execution(stack: Stack) -> None:
+    # A1 in parallel and A4: one invocation proceeds; the others are duplicates, never a second run
+    event = load_event("scheduled-non-compliant")
+    decisions: list[str] = []
+    barrier = threading.Barrier(3)
+
+    def deliver(n: int) -> None:
+        barrier.wait()
+        decisions.append(stack.invoke(event, f"request-{n}")["decision"])
+
+    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(decisions) == ["duplicate", "duplicate", "remediate"]
+    assert len(stack.executions()) == 1
+
+
+def test_another_message_about_the_same_audit_starts_nothing_new(stack: Stack) -> None:
+    # A2: the key is the business key (account, audit task, rules version), not the SNS MessageId
+    first = load_event("scheduled-non-compliant")
+    second = json.loads(json.dumps(first))
+    second["Records"][0]["Sns"]["MessageId"] = "0e5b6c1a-0000-4000-8000-00000000beef"
+    stack.invoke(first)
+    assert stack.invoke(second, "request-2")["decision"] == "duplicate"
+    assert len(stack.executions()) == 1
+    [item] = stack.idempotency_items()
+    assert item["status"]["S"] == "COMPLETED"
+
+
+def test_a_duplicate_after_the_record_expired_or_a_lost_completion_starts_nothing_new(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A3 (record expired) and A5 (timed out after StartExecution, record never COMPLETED): the retry
+    # calls StartExecution with the same name and input and counts the existing run as done.
+    event = load_event("scheduled-non-compliant")
+    stack.invoke(event)
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    for item in stack.idempotency_items():
+        dynamodb.delete_item(TableName=stack.env["IDEMPOTENCY_TABLE_NAME"], Key={"id": item["id"]})
+    executions = production.audit_events_services().executions
+    monkeypatch.setattr(executions, "now", lambda: datetime.now(UTC) + timedelta(hours=5))
+    outcome = stack.invoke(event, "request-2")
+    assert outcome["decision"] == "duplicate"
+    assert len(stack.executions()) == 1
+
+
+def test_an_unavailable_idempotency_table_fails_closed(stack: Stack) -> None:
+    # A7: no record, no execution; the invocation raises so Lambda retries and then keeps the event
+    boto3.client("dynamodb", region_name=REGION).delete_table(TableName=stack.env["IDEMPOTENCY_TABLE_NAME"])
+    with pytest.raises(Exception, match=r"(?i)idempotency|ResourceNotFound"):
+        stack.invoke(load_event("scheduled-non-compliant"))
+    assert stack.executions() == []
+
+
+def test_the_idempotency_key_can_never_silently_be_none(stack: Stack) -> None:
+    # A9: a payload without the key raises instead of running without idempotency
+    config = idempotency_config()
+    assert config.raise_on_no_idempotency_key is True
+    persistence = production.audit_events_services().once.persistence  # type: ignore[attr-defined]
+
+    @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config)
+    def start(request: dict[str, str]) -> dict[str, str]:
+        return request
+
+    with pytest.raises(IdempotencyKeyError):
+        start(request={"somethingElse": "x"})
+
+
+def test_the_powertools_pin_has_the_in_progress_expiry_fix() -> None:
+    # A6: in_progress_expiration exists from 2.42.0 on, so a killed invocation cannot block its retry
+    lock = (ROOT / "uv.lock").read_text()
+    version = re.search(r'name = "aws-lambda-powertools"\nversion = "([0-9.]+)"', lock)
+    assert version is not None
+    assert tuple(int(part) for part in version.group(1).split(".")) >= (2, 42, 0)
+    assert IdempotencyConfig().expires_after_seconds > 0
+
+
+def test_rejected_messages_are_kept_in_the_quarantine_queue(stack: Stack) -> None:
+    event = load_event("malformed-json")
+    outcome = stack.invoke(event)
+    messages = boto3.client("sqs", region_name=REGION).receive_message(
+        QueueUrl=stack.env["QUARANTINE_QUEUE_URL"], MaxNumberOfMessages=10
+    )["Messages"]
+    [kept] = [json.loads(message["Body"]) for message in messages]
+    assert kept["reason"] == outcome["reason"]
+    assert json.loads(kept["event"]) == event
+    assert stack.executions() == []
+
+
+def test_no_action_decisions_are_written_to_the_history_table(stack: Stack) -> None:
+    stack.invoke(load_event("audit-failed"))
+    item = boto3.client("dynamodb", region_name=REGION).get_item(
+        TableName=stack.env["REMEDIATION_TABLE_NAME"],
+        Key={
+            "pk": {"S": "AUDIT#aaaabbbbccccddddeeeeffff00001111"},
+            "sk": {"S": f"DECISION#{stack.invoke(load_event('audit-failed'), 'r2')['rulesVersion']}"},
+        },
+    )["Item"]
+    assert json.loads(item["decision"]["S"])["reason"] == "audit-incomplete: audit task FAILED"
+    assert int(item["expiresAt"]["N"]) > int(item["recordedAt"]["N"])
+
+
+def test_a_finding_is_claimed_once_and_queued_in_its_window(stack: Stack) -> None:
+    event = load_event("finding-shared-certificate")
+    first = stack.invoke(event)
+    assert first["decision"] == "remediate"
+    for item in stack.idempotency_items():
+        boto3.client("dynamodb", region_name=REGION).delete_item(
+            TableName=stack.env["IDEMPOTENCY_TABLE_NAME"], Key={"id": item["id"]}
+        )
+    assert stack.invoke(event, "request-2")["decision"] == "duplicate"
+    inbox = boto3.client("dynamodb", region_name=REGION).query(
+        TableName=stack.env["REMEDIATION_TABLE_NAME"],
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": first["execution"]["input"]["window"]["inboxKey"]}},
+    )["Items"]
+    assert [item["findingId"]["S"] for item in inbox] == ["3c1b9e7a55d24f0e8e2a6b4c9d7f1e20"]
+    assert [execution["name"] for execution in stack.executions()] == [first["execution"]["name"]]
+
+
+def test_the_handler_is_named_in_the_template() -> None:
+    function = TEMPLATE["Resources"]["AuditEventsFunction"]["Properties"]
+    module, _, name = function["Handler"].partition(".")
+    assert (ROOT / function["CodeUri"] / f"{module}.py").is_file()
+    assert hasattr(load_handler(), name)
+    assert Path(ROOT / function["CodeUri"]).resolve() == (ROOT / "functions" / "audit_events").resolve()
