@@ -21,7 +21,8 @@ PYTEST_ARGS ?=
 EVENT ?=
 MODE ?= Enforce
 
-.PHONY: help dev lint format test test-unit test-integration test-e2e replay demo bench build validate clean
+.PHONY: help dev lint format test test-unit test-integration test-e2e replay demo bench build validate clean \
+	lint-template layer-requirements package
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -40,6 +41,7 @@ lint: $(VENV)/.synced ## ruff, ruff format --check, mypy --strict, sam validate 
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers/core/audit_remediator functions
 	$(VENV)/bin/sam validate --lint --template template.yaml
+	@$(MAKE) --no-print-directory lint-template
 
 format: $(VENV)/.synced ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
@@ -65,4 +67,35 @@ bench: $(VENV)/.synced ## benchmarks (figures on stdout, JSON under bench/result
 	$(PY) -m bench
 
 clean: ## remove the virtual environment and build output
-	rm -rf $(VENV) .aws-sam .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) build .aws-sam .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+# checkov pins a boto3 that aws-sam-cli's cannot share, so it lives in its own locked environment.
+CHECKOV_VENV := .venv-checkov
+LAYER_REQUIREMENTS := layers/core/requirements.txt
+UV_EXPORT_LAYER := $(VENV)/bin/uv export --frozen --no-dev --no-emit-project --no-header --format requirements-txt -q
+
+$(CHECKOV_VENV)/.synced: tools/checkov/pyproject.toml tools/checkov/uv.lock
+	@test -x $(CHECKOV_VENV)/bin/python || python3.12 -m venv $(CHECKOV_VENV) >&2
+	@$(CHECKOV_VENV)/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION) >&2
+	@UV_PROJECT_ENVIRONMENT=$(abspath $(CHECKOV_VENV)) $(CHECKOV_VENV)/bin/uv sync --frozen \
+		--project tools/checkov --python $(CHECKOV_VENV)/bin/python -q >&2
+	@touch $@
+
+lint-template: $(VENV)/.synced $(CHECKOV_VENV)/.synced ## serverless rules, checkov (as written and as translated), layer pins
+	$(VENV)/bin/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
+	@mkdir -p build
+	$(PY) -m tools.sam_template template.yaml > build/template.translated.json
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation \
+		-f template.yaml -f build/template.translated.json
+	@$(UV_EXPORT_LAYER) | diff -u $(LAYER_REQUIREMENTS) - \
+		|| { echo "$(LAYER_REQUIREMENTS) is out of date with uv.lock: run make layer-requirements" >&2; exit 1; }
+
+layer-requirements: $(VENV)/.synced ## rewrite layers/core/requirements.txt from uv.lock's runtime dependencies
+	$(UV_EXPORT_LAYER) -o $(LAYER_REQUIREMENTS)
+
+build: $(VENV)/.synced ## sam build for arm64 with Python 3.12 (no container), then the artefacts' sizes
+	$(VENV)/bin/sam build --template template.yaml
+	$(PY) -m tools.artifacts sizes
+
+package: build ## the zip files Lambda receives (build/package/), with their sizes
+	$(PY) -m tools.artifacts zip
