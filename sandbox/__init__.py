@@ -1,0 +1,456 @@
+"""Local AWS for the tests, `make demo` and `make replay`: moto, the Device Defender emulator, the
+template deployer, in-process Lambda and the Step Functions runner.
+
+    with Sandbox(time_scale=0.01) as sb:
+        stack = sb.deploy("template.yaml", parameters={"RemediationMode": "Enforce"})
+        result = sb.invoke("AuditEventsFunction", event)
+        sb.settle()
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Self
+
+import boto3
+
+from sandbox.deployer import (
+    DeployError,
+    Deployment,
+    Stack,
+    UnsupportedResourceTypeError,
+    supported_resource_types,
+)
+from sandbox.faults import ApiCall, CallLog, Fault, FaultInjector
+from sandbox.lambdas import FunctionSpec, Invocation, LambdaContext, LambdaFunctionError, LambdaRunner
+from sandbox.stepfunctions import StepFunctionsRuntime
+
+__all__ = [
+    "DEFAULT_ACCOUNT_ID",
+    "DEFAULT_REGION",
+    "DEFAULT_STACK_NAME",
+    "ApiCall",
+    "CallLog",
+    "DeployError",
+    "ExecutionResult",
+    "Fault",
+    "FaultInjector",
+    "FunctionSpec",
+    "Invocation",
+    "LambdaContext",
+    "LambdaFunctionError",
+    "Sandbox",
+    "SandboxClock",
+    "Stack",
+    "UnsupportedResourceTypeError",
+    "supported_resource_types",
+]
+
+LOG = logging.getLogger(__name__)
+
+DEFAULT_REGION: Final = "us-east-1"
+DEFAULT_ACCOUNT_ID: Final = "123456789012"
+DEFAULT_STACK_NAME: Final = "iot-audit-remediator"
+_TERMINAL: Final = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+_ISOLATED_ENVIRONMENT: Final = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": None,
+    "AWS_REGION": None,
+    "AWS_PROFILE": None,
+    "AWS_DEFAULT_PROFILE": None,
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_ENDPOINT_URL": None,
+    "AWS_RETRY_MODE": None,
+    "AWS_MAX_ATTEMPTS": None,
+    "MOTO_ACCOUNT_ID": None,
+}
+
+
+class SandboxClock:
+    """Sandbox time: starts now and runs 1/time_scale times faster than the wall clock, so a
+    Wait of 15 s (scaled to 0.15 s at time_scale=0.01) also lets 15 s pass for the emulator."""
+
+    def __init__(self, time_scale: float) -> None:
+        self.time_scale = time_scale
+        self._start = datetime.datetime.now(datetime.UTC)
+        self._origin = time.monotonic()
+        self._offset = 0.0
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime.datetime:
+        with self._lock:
+            elapsed = (time.monotonic() - self._origin) / self.time_scale + self._offset
+        return self._start + datetime.timedelta(seconds=elapsed)
+
+    def advance(self, seconds: float) -> None:
+        """Jumps sandbox time forward (what the emulator sees; Wait states are not shortened)."""
+        if seconds < 0:
+            raise ValueError("time does not go backwards")
+        with self._lock:
+            self._offset += seconds
+
+
+class ExecutionResult(dict[str, Any]):
+    """DescribeExecution's answer, with `history` (GetExecutionHistory's events, all pages)."""
+
+    @property
+    def status(self) -> str:
+        return str(self["status"])
+
+    @property
+    def output_json(self) -> Any:
+        return json.loads(self["output"]) if self.get("output") else None
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        return list(self.get("_history", []))
+
+    @property
+    def state_transitions(self) -> int:
+        """Entered states, the unit Step Functions bills STANDARD workflows by (close enough)."""
+        return sum(1 for event in self.history if event["type"].endswith("StateEntered"))
+
+
+class Sandbox:
+    """A local AWS account (moto + Device Defender emulator) with the template's resources in it.
+
+    Only one sandbox can be open per process (moto's mock and the hooks are process-wide).
+    """
+
+    def __init__(
+        self,
+        *,
+        time_scale: float = 1.0,
+        region: str = DEFAULT_REGION,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        emulator: bool = True,
+        emulator_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        if time_scale <= 0:
+            raise ValueError("time_scale must be positive")
+        self.time_scale = time_scale
+        self.region = region
+        self.account_id = account_id
+        self.clock = SandboxClock(time_scale)
+        self.calls = CallLog()
+        self.faults = FaultInjector(self.calls, time_scale=time_scale)
+        self.lambdas = LambdaRunner(region=region, account_id=account_id, time_scale=time_scale)
+        self.stepfunctions = StepFunctionsRuntime(time_scale)
+        self.emulator: Any = None
+        self.stacks: dict[str, Stack] = {}
+        self._want_emulator = emulator
+        self._emulator_options = dict(emulator_options or {})
+        self._mock: Any = None
+        self._saved_environment: dict[str, str | None] = {}
+        self._open = False
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    def __enter__(self) -> Self:
+        self.open()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def open(self) -> None:
+        from moto import mock_aws
+
+        from sandbox import faults
+
+        if self._open:
+            raise RuntimeError("the sandbox is already open")
+        self._isolate_environment()
+        self._mock = mock_aws(
+            config={
+                "stepfunctions": {"execute_state_machine": True},
+            }
+        )
+        self._mock.start()
+        self._open = True
+        try:
+            faults.activate(self.faults)
+            self.stepfunctions.install()
+            self.lambdas.install()
+            _install_execution_events(self)
+            self.emulator = self._start_emulator() if self._want_emulator else None
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        from sandbox import faults
+
+        if not self._open:
+            return
+        try:
+            self._stop_executions()
+            self.lambdas.close()
+            if self.emulator is not None:
+                self.emulator.uninstall()
+            _uninstall_execution_events()
+            self.stepfunctions.uninstall()
+        finally:
+            faults.deactivate()
+            self._mock.stop()
+            self._restore_environment()
+            self._open = False
+
+    def _isolate_environment(self) -> None:
+        values = {**_ISOLATED_ENVIRONMENT, "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region}
+        if self.account_id != DEFAULT_ACCOUNT_ID:
+            values["MOTO_ACCOUNT_ID"] = self.account_id
+        self._saved_environment = {name: os.environ.get(name) for name in values}
+        for name, value in values.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    def _restore_environment(self) -> None:
+        for name, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    def _start_emulator(self) -> Any:
+        try:
+            from sandbox.device_defender import DeviceDefenderEmulator
+        except ImportError as error:
+            LOG.warning("Device Defender emulator unavailable: %s", error)
+            return None
+        emulator = DeviceDefenderEmulator(
+            clock=self.clock, account_id=self.account_id, region=self.region, **self._emulator_options
+        )
+        emulator.install()
+        return emulator
+
+    # --- the stack --------------------------------------------------------------------------------
+
+    def deploy(
+        self,
+        template: str | Path = "template.yaml",
+        *,
+        parameters: Mapping[str, Any] | None = None,
+        stack_name: str = DEFAULT_STACK_NAME,
+    ) -> Stack:
+        """Creates the template's resources (as `sam deploy` would) and returns the stack."""
+        self._require_open()
+        if stack_name in self.stacks:
+            raise DeployError(f"stack {stack_name} is already deployed in this sandbox")
+        deployment = Deployment(
+            template_path=Path(template),
+            stack_name=stack_name,
+            parameters=parameters or {},
+            region=self.region,
+            account_id=self.account_id,
+            lambdas=self.lambdas,
+            emulator_available=self.emulator is not None,
+        )
+        with self.calls.pause():
+            stack = deployment.run()
+        self.stacks[stack_name] = stack
+        return stack
+
+    @property
+    def stack(self) -> Stack:
+        """The stack deployed last."""
+        if not self.stacks:
+            raise LookupError("nothing deployed yet")
+        return list(self.stacks.values())[-1]
+
+    # --- running things ---------------------------------------------------------------------------
+
+    def client(self, service: str) -> Any:
+        self._require_open()
+        return boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
+
+    def invoke(self, function: str, event: Any, *, context: Any = None) -> Any:
+        """Runs the function's handler in-process (RequestResponse) and returns its JSON result.
+        `function` is a logical id, name or ARN. Raises LambdaFunctionError if the handler raised."""
+        self._require_open()
+        return self.lambdas.invoke(function, event, context=context)
+
+    def invoke_async(self, function: str, event: Any) -> str:
+        """Queues an Event invocation (retries, then the OnFailure destination); see settle()."""
+        self._require_open()
+        return self.lambdas.invoke_async(function, event)
+
+    def wait_for_execution(self, execution_arn: str, *, timeout: float = 30.0) -> ExecutionResult:
+        """Waits (real seconds) until the execution ends; returns DescribeExecution plus its history."""
+        self._require_open()
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        with self.calls.pause():
+            while True:
+                described = sfn.describe_execution(executionArn=execution_arn)
+                if described["status"] in _TERMINAL:
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{execution_arn} still {described['status']} after {timeout} s")
+                self._poke_emulator()
+                time.sleep(0.01)
+            described.pop("ResponseMetadata", None)
+            result = ExecutionResult(described)
+            result["_history"] = self.execution_history(execution_arn)
+        return result
+
+    def execution_history(self, execution_arn: str) -> list[dict[str, Any]]:
+        """GetExecutionHistory, every page, oldest first."""
+        sfn = self.client("stepfunctions")
+        events: list[dict[str, Any]] = []
+        with self.calls.pause():
+            for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+                events.extend(page["events"])
+        return events
+
+    def run_execution(
+        self,
+        state_machine: str,
+        execution_input: Any,
+        *,
+        name: str | None = None,
+        timeout: float = 30.0,
+    ) -> ExecutionResult:
+        """StartExecution on a state machine (logical id, name or ARN) and wait for its end."""
+        arn = self._state_machine_arn(state_machine)
+        request: dict[str, Any] = {"stateMachineArn": arn, "input": json.dumps(execution_input)}
+        if name is not None:
+            request["name"] = name
+        with self.calls.pause():
+            started = self.client("stepfunctions").start_execution(**request)
+        return self.wait_for_execution(started["executionArn"], timeout=timeout)
+
+    def settle(self, *, timeout: float = 30.0, executions: bool = True) -> None:
+        """Waits until nothing is in flight: queued asynchronous invocations (SNS deliveries and their
+        retries), running executions (unless executions=False), due emulator work."""
+        self._require_open()
+        deadline = time.monotonic() + timeout
+        while True:
+            self._poke_emulator()
+            running = self.running_executions() if executions else []
+            if self.lambdas.idle and not running:
+                self._poke_emulator()
+                if self.lambdas.idle:
+                    return
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"sandbox not settled after {timeout} s: running executions {running}, "
+                    f"asynchronous invocations idle={self.lambdas.idle}"
+                )
+            time.sleep(0.01)
+
+    def running_executions(self) -> list[str]:
+        return [execution.exec_arn for execution in self._executions() if execution.status == "RUNNING"]
+
+    def sleep(self, seconds: float) -> None:
+        """Sleeps `seconds` of sandbox time (scaled like Wait states)."""
+        time.sleep(seconds * self.time_scale)
+
+    # --- internals --------------------------------------------------------------------------------
+
+    def _require_open(self) -> None:
+        if not self._open:
+            raise RuntimeError("the sandbox is not open (use `with Sandbox() as sb:`)")
+
+    def _poke_emulator(self) -> None:
+        if self.emulator is not None:
+            with self.calls.pause():
+                self.emulator.advance()
+
+    def _state_machine_arn(self, state_machine: str) -> str:
+        if state_machine.startswith("arn:"):
+            return state_machine
+        for stack in reversed(list(self.stacks.values())):
+            if stack.resource_types.get(state_machine) == "AWS::StepFunctions::StateMachine":
+                return stack.physical_ids[state_machine]
+        return f"arn:aws:states:{self.region}:{self.account_id}:stateMachine:{state_machine}"
+
+    def _executions(self) -> list[Any]:
+        from moto.stepfunctions.models import stepfunctions_backends
+
+        backend = stepfunctions_backends[self.account_id][self.region]
+        return [execution for machine in backend.state_machines for execution in machine.executions]
+
+    def _stop_executions(self) -> None:
+        now = datetime.datetime.now(datetime.UTC)
+        for execution in self._executions():
+            if execution.status == "RUNNING":
+                LOG.warning("sandbox closing: aborting running execution %s", execution.exec_arn)
+                execution.stop(stop_date=now, error="Sandbox.Closed", cause="the sandbox was closed")
+
+
+# --- Step Functions execution status changes on EventBridge ---------------------------------------
+
+_EXECUTION_EVENTS_PATCH: list[Any] = []
+
+
+def _install_execution_events(sandbox: Sandbox) -> None:
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    from sandbox.stepfunctions import patch_attribute
+
+    original = BaseExecutionWorkerCommunication.__dict__["terminated"]
+
+    def terminated(communication: Any) -> None:
+        original(communication)
+        try:
+            _put_status_change_event(sandbox, communication.execution)
+        except Exception:
+            LOG.exception("could not send the execution status change event")
+
+    patch_attribute(_EXECUTION_EVENTS_PATCH, BaseExecutionWorkerCommunication, "terminated", terminated)
+
+
+def _uninstall_execution_events() -> None:
+    for patch in reversed(_EXECUTION_EVENTS_PATCH):
+        patch.restore()
+    _EXECUTION_EVENTS_PATCH.clear()
+
+
+def _epoch_ms(value: datetime.datetime | None) -> int | None:
+    return int(value.timestamp() * 1000) if value is not None else None
+
+
+def _put_status_change_event(sandbox: Sandbox, execution: Any) -> None:
+    """What Step Functions sends to EventBridge when a STANDARD execution ends."""
+    output = execution.output
+    detail = {
+        "executionArn": execution.exec_arn,
+        "stateMachineArn": execution.state_machine_arn,
+        "name": execution.name,
+        "status": execution.status,
+        "startDate": _epoch_ms(execution.start_date),
+        "stopDate": _epoch_ms(execution.stop_date),
+        "input": execution.input_data
+        if isinstance(execution.input_data, str)
+        else json.dumps(execution.input_data),
+        "output": None if output is None else output if isinstance(output, str) else json.dumps(output),
+        "error": execution.error,
+        "cause": execution.cause,
+    }
+    boto3.client("events", region_name=sandbox.region).put_events(
+        Entries=[
+            {
+                "Source": "aws.states",
+                "DetailType": "Step Functions Execution Status Change",
+                "Detail": json.dumps(detail),
+                "Resources": [execution.exec_arn],
+            }
+        ]
+    )

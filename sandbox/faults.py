@@ -1,0 +1,446 @@
+"""Fault injection and the API call log, both through botocore's event hooks.
+
+The hooks are registered once, process-wide, in botocore's BUILTIN_HANDLERS (so every client created
+afterwards carries them, including clients a handler caches across sandboxes) and dispatch to the
+open sandbox, if any. The `before-call` hook is registered first, so an injected fault answers
+before the Device Defender emulator (also `before-call`) and moto (`before-send`) see the call.
+
+A response returned from `before-call` bypasses botocore's retry handler, so for injected errors the
+hook applies the calling client's own retry policy itself (mode and max attempts from its config,
+botocore's retryable codes and statuses, backoff scaled by the sandbox's time scale): a handler whose
+client retries throttling survives `times=2`, a Step Functions task (no SDK retries) does not.
+Each attempt is one entry in the call log.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Final, cast, overload
+
+from botocore import handlers
+from botocore.awsrequest import AWSResponse
+from botocore.model import OperationModel
+
+_CONTEXT_KEY: Final = "sandbox_call"
+_PARAMS_KEY: Final = "sandbox_params"
+_LEGACY_RETRYABLE_CODES: Final = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+    }
+)
+_LEGACY_RETRYABLE_STATUSES: Final = frozenset({500, 502, 503, 504, 509})
+_STANDARD_RETRYABLE_CODES: Final = frozenset(
+    {
+        *_LEGACY_RETRYABLE_CODES,
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
+_STANDARD_RETRYABLE_STATUSES: Final = frozenset({500, 502, 503, 504})
+# Statuses for error codes the service model does not declare.
+_UNMODELLED_STATUSES: Final = {
+    "Throttling": 400,
+    "ThrottlingException": 429,
+    "TooManyRequestsException": 429,
+    "InternalFailure": 500,
+    "InternalFailureException": 500,
+    "InternalServerError": 500,
+    "InternalServerException": 500,
+    "ServiceUnavailable": 503,
+    "ServiceUnavailableException": 503,
+}
+
+
+@dataclass
+class Fault:
+    """One rule: calls to service/operation get `error` (and/or wait `delay` seconds), `times` times."""
+
+    service: str
+    operation: str
+    error: str | None = None
+    status: int | None = None
+    message: str | None = None
+    times: int | None = 1
+    delay: float = 0.0
+    when: Callable[[dict[str, Any]], bool] | None = None
+    fired: int = 0
+
+    @property
+    def exhausted(self) -> bool:
+        return self.times is not None and self.fired >= self.times
+
+    def matches(self, model: OperationModel, params: dict[str, Any]) -> bool:
+        if self.exhausted or self.operation != model.name:
+            return False
+        if not _service_matches(self.service, model):
+            return False
+        return self.when is None or bool(self.when(params))
+
+
+def _service_matches(service: str, model: OperationModel) -> bool:
+    service_model = model.service_model
+    names = {service_model.service_name.lower(), service_model.service_id.hyphenize().lower()}
+    return service.lower() in names
+
+
+@dataclass
+class ApiCall:
+    """One attempt of one API call made through a botocore client while the sandbox was open."""
+
+    service: str
+    operation: str
+    params: dict[str, Any]
+    outcome: str = "pending"
+    status: int | None = None
+    injected: bool = False
+    attempt: int = 1
+    started_at: float = field(default_factory=time.time)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+
+class CallLog(Sequence[ApiCall]):
+    """The calls in the order they were made; `count()` and `of()` filter them."""
+
+    def __init__(self) -> None:
+        self._calls: list[ApiCall] = []
+        self._lock = threading.Lock()
+        self._paused = 0
+
+    def append(self, call: ApiCall) -> None:
+        with self._lock:
+            self._calls.append(call)
+
+    @overload
+    def __getitem__(self, index: int) -> ApiCall: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[ApiCall]: ...
+    def __getitem__(self, index: int | slice) -> ApiCall | Sequence[ApiCall]:
+        with self._lock:
+            return self._calls[index]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._calls)
+
+    def of(
+        self, service: str | None = None, operation: str | None = None, *, outcome: str | None = None
+    ) -> list[ApiCall]:
+        with self._lock:
+            calls = list(self._calls)
+        return [
+            call
+            for call in calls
+            if (service is None or call.service == service)
+            and (operation is None or call.operation == operation)
+            and (outcome is None or call.outcome == outcome)
+        ]
+
+    def count(
+        self, service: str | None = None, operation: str | None = None, *, outcome: str | None = None
+    ) -> int:
+        return len(self.of(service, operation, outcome=outcome))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._calls.clear()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused > 0
+
+    @contextmanager
+    def pause(self) -> Iterator[None]:
+        """Neither logs calls nor injects faults (the deployer's own calls)."""
+        with self._lock:
+            self._paused += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._paused -= 1
+
+
+class FaultInjector:
+    """`sb.faults`: rules matched in the order they were added."""
+
+    def __init__(self, calls: CallLog, *, time_scale: float = 1.0) -> None:
+        self.calls = calls
+        self.time_scale = time_scale
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+
+    def add(
+        self,
+        service: str,
+        operation: str,
+        *,
+        error: str | None = None,
+        status: int | None = None,
+        message: str | None = None,
+        times: int | None = 1,
+        delay: float = 0.0,
+        when: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> Fault:
+        """Injects `error` (an error code of the service, e.g. "ThrottlingException") into the next
+        `times` calls (None: every call) to `operation` (the API name, e.g.
+        "StartAuditMitigationActionsTask") of `service` (boto3's name, e.g. "iot", or the service
+        id). `delay` waits that many real seconds first; with no error the call then goes through.
+        `status` defaults to the service model's status for the error. `when(params)` narrows it.
+        """
+        if error is None and delay <= 0:
+            raise ValueError("a fault needs an error, a delay or both")
+        if times is not None and times < 1:
+            raise ValueError("times must be at least 1 (or None for every call)")
+        fault = Fault(service, operation, error, status, message, times, delay, when)
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    @property
+    def faults(self) -> list[Fault]:
+        with self._lock:
+            return list(self._faults)
+
+    def _take(self, model: OperationModel, params: dict[str, Any]) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.matches(model, params):
+                    fault.fired += 1
+                    return fault
+        return None
+
+
+# --- the process-wide hooks -----------------------------------------------------------------------
+
+
+class _Interceptor:
+    def __init__(self, faults: FaultInjector) -> None:
+        self.faults = faults
+        self.calls = faults.calls
+
+    def on_parameters(self, params: dict[str, Any], context: dict[str, Any]) -> None:
+        try:
+            context[_PARAMS_KEY] = copy.deepcopy(params)
+        except Exception:
+            context[_PARAMS_KEY] = dict(params)
+
+    def on_before_call(
+        self, model: OperationModel, params: dict[str, Any], context: dict[str, Any]
+    ) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if self.calls.paused:
+            return None
+        api_params = context.get(_PARAMS_KEY, {})
+        mode, max_attempts = _retry_policy(context, model)
+        attempt = 1
+        while True:
+            fault = self.faults._take(model, api_params)
+            if fault is not None and fault.delay > 0:
+                time.sleep(fault.delay)
+            if fault is None or fault.error is None:
+                call = ApiCall(model.service_model.service_name, model.name, api_params, attempt=attempt)
+                context[_CONTEXT_KEY] = call
+                self.calls.append(call)
+                return None
+            status = fault.status or _error_status(model, fault.error)
+            code = _error_code(model, fault.error)
+            self.calls.append(
+                ApiCall(
+                    model.service_model.service_name,
+                    model.name,
+                    api_params,
+                    outcome=code,
+                    status=status,
+                    injected=True,
+                    attempt=attempt,
+                )
+            )
+            if attempt < max_attempts and _retryable(mode, code, status):
+                time.sleep(_backoff(mode, attempt) * self.faults.time_scale)
+                attempt += 1
+                continue
+            return _error_response(
+                params, code, status, fault.message or f"Injected by the sandbox: {code}", attempt
+            )
+
+    def on_after_call(self, http_response: Any, parsed: dict[str, Any], context: dict[str, Any]) -> None:
+        call = context.get(_CONTEXT_KEY)
+        if not isinstance(call, ApiCall):
+            return
+        call.status = getattr(http_response, "status_code", None)
+        if call.status is not None and call.status >= 300:
+            call.outcome = str(parsed.get("Error", {}).get("Code", call.status))
+        else:
+            call.outcome = "ok"
+
+    def on_after_call_error(self, exception: BaseException, context: dict[str, Any]) -> None:
+        call = context.get(_CONTEXT_KEY)
+        if isinstance(call, ApiCall):
+            call.outcome = type(exception).__name__
+
+
+class _Hooks:
+    """Process-wide: whether the dispatchers are registered, and the open sandbox's interceptor."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.installed = False
+        self.active: _Interceptor | None = None
+
+
+_HOOKS: Final = _Hooks()
+
+
+def _on_parameters(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    interceptor = _HOOKS.active
+    if interceptor is not None:
+        interceptor.on_parameters(params, context)
+
+
+def _on_before_call(
+    model: OperationModel, params: dict[str, Any], context: dict[str, Any], **_: Any
+) -> tuple[AWSResponse, dict[str, Any]] | None:
+    interceptor = _HOOKS.active
+    if interceptor is None:
+        return None
+    return interceptor.on_before_call(model, params, context)
+
+
+def _on_after_call(http_response: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    interceptor = _HOOKS.active
+    if interceptor is not None:
+        interceptor.on_after_call(http_response, parsed, context)
+
+
+def _on_after_call_error(exception: BaseException, context: dict[str, Any], **_: Any) -> None:
+    interceptor = _HOOKS.active
+    if interceptor is not None:
+        interceptor.on_after_call_error(exception, context)
+
+
+def install_hooks() -> None:
+    """Registers the dispatchers for every botocore session created from now on (idempotent)."""
+    with _HOOKS.lock:
+        if _HOOKS.installed:
+            return
+        handlers.BUILTIN_HANDLERS.extend(
+            [
+                ("before-parameter-build", _on_parameters),
+                ("before-call", _on_before_call, handlers.REGISTER_FIRST),
+                ("after-call", _on_after_call),
+                ("after-call-error", _on_after_call_error),
+            ]
+        )
+        _HOOKS.installed = True
+
+
+def activate(faults: FaultInjector) -> None:
+    install_hooks()
+    with _HOOKS.lock:
+        if _HOOKS.active is not None:
+            raise RuntimeError("another sandbox is open in this process; sandboxes cannot be nested")
+        _HOOKS.active = _Interceptor(faults)
+
+
+def deactivate() -> None:
+    with _HOOKS.lock:
+        _HOOKS.active = None
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def _retry_policy(context: dict[str, Any], model: OperationModel) -> tuple[str, int]:
+    config = context.get("client_config")
+    retries: dict[str, Any] = dict(getattr(config, "retries", None) or {})
+    mode = str(retries.get("mode") or "legacy")
+    if "total_max_attempts" in retries:
+        return mode, int(retries["total_max_attempts"])
+    if "max_attempts" in retries:
+        return mode, int(retries["max_attempts"]) + 1
+    if mode == "legacy":
+        return mode, 10 if model.service_model.service_name == "dynamodb" else 5
+    return mode, 3
+
+
+def _retryable(mode: str, code: str, status: int) -> bool:
+    if mode == "legacy":
+        return code in _LEGACY_RETRYABLE_CODES or status in _LEGACY_RETRYABLE_STATUSES
+    return code in _STANDARD_RETRYABLE_CODES or status in _STANDARD_RETRYABLE_STATUSES
+
+
+def _backoff(mode: str, attempt: int) -> float:
+    if mode == "legacy":
+        return float(random.random() * 2 ** (attempt - 1))
+    return float(min(20.0, random.random() * 2**attempt))
+
+
+def _error_shape_metadata(model: OperationModel, error: str) -> dict[str, Any] | None:
+    for shape in model.service_model.error_shapes:
+        metadata: dict[str, Any] = dict(shape.metadata.get("error") or {})
+        if error in (shape.name, metadata.get("code")):
+            metadata.setdefault("code", shape.name)
+            return metadata
+    return None
+
+
+def _error_status(model: OperationModel, error: str) -> int:
+    metadata = _error_shape_metadata(model, error)
+    if metadata is not None and metadata.get("httpStatusCode"):
+        return int(metadata["httpStatusCode"])
+    return _UNMODELLED_STATUSES.get(error, 400)
+
+
+def _error_code(model: OperationModel, error: str) -> str:
+    metadata = _error_shape_metadata(model, error)
+    return str(metadata["code"]) if metadata is not None else error
+
+
+class _EmptyBody:
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield b""
+
+
+def _error_response(
+    request: dict[str, Any], code: str, status: int, message: str, attempt: int
+) -> tuple[AWSResponse, dict[str, Any]]:
+    request_id = str(uuid.uuid4())
+    headers = {"x-amzn-requestid": request_id, "x-amzn-errortype": code}
+    http = AWSResponse(str(request.get("url", "")), status, cast(Any, headers), _EmptyBody())
+    parsed = {
+        "Error": {"Code": code, "Message": message},
+        "message": message,
+        "ResponseMetadata": {
+            "RequestId": request_id,
+            "HTTPStatusCode": status,
+            "HTTPHeaders": headers,
+            "RetryAttempts": attempt - 1,
+        },
+    }
+    return http, parsed

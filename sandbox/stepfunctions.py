@@ -1,0 +1,410 @@
+"""What real Step Functions does and moto 5.2.5's interpreter does not.
+
+- JSONata: moto composes every expression with its bindings (`$states`, variables) into one string
+  and hands it to a hook that is None; we evaluate it with jsonata-python. Structured bindings are
+  passed out of band (`$__sbv_<digest>` placeholders) instead of being spliced in as literals, which
+  moto does without escaping strings and which would make every evaluation re-parse the whole state.
+- `aws-sdk:*` tasks: PascalCase parameter names are converted to the service model's member names,
+  and response members back to PascalCase, recursively (map keys are data and stay as they are).
+- `aws-sdk:*` errors are named `<Service>.<Code>` in PascalCase (`Iot.LimitExceededException`).
+- Wait states and retry intervals are scaled by the sandbox's time scale.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Final
+
+import botocore.session
+from botocore.exceptions import ClientError
+from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
+from botocore.response import StreamingBody
+
+LOG = logging.getLogger(__name__)
+
+_PLACEHOLDER_PREFIX: Final = "__sbv_"
+_PLACEHOLDER_PATTERN: Final = re.compile(r"\$(" + _PLACEHOLDER_PREFIX + r"[0-9a-f]{40})")
+_SERVICE_ERROR_NAMES: Final = {"dynamodb": "DynamoDb", "sfn": "Sfn", "stepfunctions": "Sfn"}
+_HASH_ALGORITHMS: Final = {
+    "MD5": "md5",
+    "SHA-1": "sha1",
+    "SHA-256": "sha256",
+    "SHA-384": "sha384",
+    "SHA-512": "sha512",
+}
+
+
+class JsonataEvaluationError(Exception):
+    """A JSONata expression failed to evaluate (Step Functions: States.QueryEvaluationError)."""
+
+
+class AwsSdkParameterError(Exception):
+    """An aws-sdk task used a parameter name the service model does not have."""
+
+
+# --- JSONata --------------------------------------------------------------------------------------
+
+
+class _BindingStore:
+    """Values bound to `$__sbv_<digest>` placeholders; snapshots, keyed by content."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def put(self, encoded: str) -> str:
+        name = _PLACEHOLDER_PREFIX + hashlib.sha1(encoded.encode(), usedforsecurity=False).hexdigest()
+        with self._lock:
+            self._values[name] = encoded
+        return name
+
+    def get(self, name: str) -> Any:
+        with self._lock:
+            encoded = self._values[name]
+        return json.loads(encoded)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+
+_BINDINGS = _BindingStore()
+
+
+def _to_json(value: Any) -> str:
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+    return to_json_str(value, separators=(",", ":"))
+
+
+def encode_variable_declarations(bindings: dict[str, Any]) -> str:
+    """Replacement for moto's encoder: scalars as escaped JSON literals, structures by placeholder."""
+    parts: list[str] = []
+    for reference, value in bindings.items():
+        encoded = _to_json(value)
+        literal = encoded if not isinstance(value, dict | list) else "$" + _BINDINGS.put(encoded)
+        parts.append(f"{reference}:={literal};")
+    return "".join(parts)
+
+
+def _jsonata_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+def _jsonata_hash(value: Any, algorithm: Any = "SHA-256") -> str:
+    name = _HASH_ALGORITHMS.get(str(algorithm))
+    if name is None:
+        raise JsonataEvaluationError(f"$hash: unsupported algorithm {algorithm!r}")
+    return hashlib.new(name, str(value).encode()).hexdigest()
+
+
+def evaluate_jsonata(expression: str) -> Any:
+    """The evaluator plugged into moto's `_eval_jsonata` hook."""
+    import jsonata  # type: ignore[import-untyped]
+
+    bindings = {name: _BINDINGS.get(name) for name in set(_PLACEHOLDER_PATTERN.findall(expression))}
+    try:
+        program = jsonata.Jsonata(expression)
+        program.register_lambda("uuid", _jsonata_uuid)
+        program.register_lambda("hash", _jsonata_hash)
+        return program.evaluate(None, bindings)
+    except JsonataEvaluationError:
+        raise
+    except Exception as error:
+        raise JsonataEvaluationError(str(error)) from error
+
+
+# --- aws-sdk parameter and response names ---------------------------------------------------------
+
+
+@cache
+def _service_model(service_name: str) -> Any:
+    return botocore.session.get_session().get_service_model(service_name)
+
+
+def operation_model(service_name: str, api_action: str) -> OperationModel:
+    model = _service_model(service_name)
+    wanted = api_action[:1].upper() + api_action[1:]
+    for name in model.operation_names:
+        if name == wanted or name.lower() == api_action.lower():
+            return model.operation_model(name)  # type: ignore[no-any-return]
+    raise AwsSdkParameterError(f"{service_name} has no API action {api_action!r}")
+
+
+def pascal_case(member: str) -> str:
+    return member[:1].upper() + member[1:]
+
+
+def _member_for(key: str, members: dict[str, Shape]) -> str | None:
+    if key in members:
+        return key
+    for member in members:
+        if pascal_case(member) == key:
+            return member
+    lowered = key.lower()
+    for member in members:
+        if member.lower() == lowered:
+            return member
+    return None
+
+
+def to_api_members(value: Any, shape: Shape | None, path: str = "") -> Any:
+    """PascalCase request parameters -> the service model's member names, recursively."""
+    if shape is None:
+        return value
+    if isinstance(shape, StructureShape) and isinstance(value, dict):
+        converted: dict[str, Any] = {}
+        for key, item in value.items():
+            member = _member_for(key, dict(shape.members))
+            if member is None:
+                where = f"{path}.{key}" if path else key
+                raise AwsSdkParameterError(
+                    f"The field '{where}' is not supported by the API (shape {shape.name}); "
+                    f"known members: {sorted(pascal_case(m) for m in shape.members)}"
+                )
+            converted[member] = to_api_members(item, shape.members[member], f"{path}.{key}".lstrip("."))
+        return converted
+    if isinstance(shape, MapShape) and isinstance(value, dict):
+        return {key: to_api_members(item, shape.value, f"{path}.{key}") for key, item in value.items()}
+    if isinstance(shape, ListShape) and isinstance(value, list):
+        return [to_api_members(item, shape.member, f"{path}[{i}]") for i, item in enumerate(value)]
+    return value
+
+
+def _iso_timestamp(value: datetime.datetime) -> str:
+    if value.tzinfo is not None:
+        value = value.astimezone(datetime.UTC).replace(tzinfo=None)
+    text = value.isoformat(timespec="milliseconds") if value.microsecond else value.isoformat()
+    return text + "Z"
+
+
+def to_sfn_members(value: Any, shape: Shape | None) -> Any:
+    """API response members -> PascalCase, recursively; timestamps as ISO-8601 strings."""
+    if isinstance(value, StreamingBody):
+        return value.read().decode("utf-8")
+    if isinstance(value, datetime.datetime):
+        return _iso_timestamp(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(shape, StructureShape) and isinstance(value, dict):
+        members = dict(shape.members)
+        return {pascal_case(key): to_sfn_members(item, members.get(key)) for key, item in value.items()}
+    if isinstance(shape, MapShape) and isinstance(value, dict):
+        return {key: to_sfn_members(item, shape.value) for key, item in value.items()}
+    if isinstance(value, list):
+        member = shape.member if isinstance(shape, ListShape) else None
+        return [to_sfn_members(item, member) for item in value]
+    if isinstance(value, dict):
+        return {pascal_case(key): to_sfn_members(item, None) for key, item in value.items()}
+    return value
+
+
+def sfn_service_name(service_name: str) -> str:
+    return _SERVICE_ERROR_NAMES.get(service_name.lower(), pascal_case(service_name))
+
+
+def sfn_error_name(service_name: str, error_code: str) -> str:
+    name = error_code if error_code.endswith("Exception") else error_code + "Exception"
+    return f"{sfn_service_name(service_name)}.{name}"
+
+
+# --- moto patches ---------------------------------------------------------------------------------
+
+
+_MISSING: Final = object()
+
+
+@dataclass
+class _Patch:
+    owner: Any
+    name: str
+    original: Any
+
+    def restore(self) -> None:
+        if self.original is _MISSING:
+            delattr(self.owner, self.name)
+        else:
+            setattr(self.owner, self.name, self.original)
+
+
+def patch_attribute(patches: list[_Patch], owner: Any, name: str, value: Any) -> None:
+    """Sets owner.name, remembering what to put back (class attributes from the class's own dict)."""
+    original = owner.__dict__.get(name, _MISSING) if isinstance(owner, type) else getattr(owner, name)
+    patches.append(_Patch(owner, name, original))
+    setattr(owner, name, value)
+
+
+class StepFunctionsRuntime:
+    """Installs the patches into moto's interpreter while a sandbox is open."""
+
+    def __init__(self, time_scale: float) -> None:
+        self.time_scale = time_scale
+        self._patches: list[_Patch] = []
+
+    def scaled(self, seconds: float) -> float:
+        return max(0.0, seconds * self.time_scale)
+
+    def _patch(self, owner: Any, name: str, value: Any) -> None:
+        patch_attribute(self._patches, owner, name, value)
+
+    def install(self) -> None:
+        self._install_jsonata()
+        self._install_aws_sdk()
+        self._install_time_scaling()
+
+    def uninstall(self) -> None:
+        for patch in reversed(self._patches):
+            patch.restore()
+        self._patches.clear()
+        _BINDINGS.clear()
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        self.install()
+        try:
+            yield
+        finally:
+            self.uninstall()
+
+    def _install_jsonata(self) -> None:
+        from moto.stepfunctions.parser.asl.component.common.string import string_expression
+        from moto.stepfunctions.parser.asl.component.intrinsic import jsonata as intrinsic_jsonata
+        from moto.stepfunctions.parser.asl.eval import states, variable_store
+        from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
+
+        self._patch(moto_jsonata, "_eval_jsonata", evaluate_jsonata)
+        for module in (moto_jsonata, states, variable_store):
+            self._patch(module, "encode_jsonata_variable_declarations", encode_variable_declarations)
+        # moto declares $uuid and $hash as stubs returning "not supported"; ours are native.
+        declarations = {
+            ref: text
+            for ref, text in intrinsic_jsonata._DECLARATION_BY_VARIABLE_REFERENCE.items()
+            if ref not in {"$uuid", "$hash"}
+        }
+        self._patch(intrinsic_jsonata, "_DECLARATION_BY_VARIABLE_REFERENCE", declarations)
+        for cls in (string_expression.StringJSONata, string_expression.StringVariableSample):
+            self._patch(cls, "_eval_body", _query_evaluation_errors(cls.__dict__["_eval_body"]))
+
+    def _install_aws_sdk(self) -> None:
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+            state_task_service_aws_sdk as aws_sdk,
+        )
+
+        task_class = aws_sdk.StateTaskServiceAwsSdk
+        original_eval = task_class.__dict__["_eval_service_task"]
+        original_from_error = task_class.__dict__["_from_error"]
+
+        def _eval_service_task(
+            task: Any,
+            env: Any,
+            resource_runtime_part: Any,
+            normalised_parameters: dict[str, Any],
+            state_credentials: Any,
+        ) -> None:
+            service = task._get_boto_service_name()
+            operation = operation_model(service, task.resource.api_action)
+            converted = to_api_members(normalised_parameters, operation.input_shape)
+            normalised_parameters.clear()
+            normalised_parameters.update(converted)
+            original_eval(task, env, resource_runtime_part, normalised_parameters, state_credentials)
+            response = env.stack.pop()
+            env.stack.append(to_sfn_members(response, operation.output_shape))
+
+        def _from_error(task: Any, env: Any, ex: Exception) -> Any:
+            if isinstance(ex, ClientError):
+                service = sfn_service_name(task.resource.api_name)
+                error = sfn_error_name(
+                    task.resource.api_name, str(ex.response["Error"].get("Code", "Unknown"))
+                )
+                metadata = ex.response.get("ResponseMetadata", {})
+                cause = (
+                    f"{ex.response['Error'].get('Message', '')} (Service: {service}, "
+                    f"Status Code: {metadata.get('HTTPStatusCode')}, Request ID: {metadata.get('RequestId')})"
+                )
+                return task._get_task_failure_event(env=env, error=error, cause=cause)
+            if isinstance(ex, AwsSdkParameterError):
+                return task._get_task_failure_event(env=env, error="States.Runtime", cause=str(ex))
+            return original_from_error(task, env, ex)
+
+        self._patch(task_class, "_eval_service_task", _eval_service_task)
+        self._patch(task_class, "_from_error", _from_error)
+
+    def _install_time_scaling(self) -> None:
+        from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+        from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
+
+        runtime = self
+
+        def _wait_interval(_: Any, env: Any, wait_seconds: float) -> None:
+            deadline = time.monotonic() + runtime.scaled(wait_seconds)
+            while env.is_running():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                env.program_state_event.wait(remaining)
+
+        self._patch(wait_function.WaitFunction, "_wait_interval", _wait_interval)
+        self._patch(retrier_decl, "time", _ScaledTime(self.scaled))
+
+
+class _ScaledTime:
+    """Stands in for the `time` module inside moto's retrier, whose only use is sleep()."""
+
+    def __init__(self, scale: Callable[[float], float]) -> None:
+        self._scale = scale
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(self._scale(seconds))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def _query_evaluation_errors(eval_body: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
+    def _eval_body(component: Any, env: Any) -> None:
+        try:
+            eval_body(component, env)
+        except JsonataEvaluationError as error:
+            raise _query_evaluation_failure(env, component, error) from error
+
+    return _eval_body
+
+
+def _query_evaluation_failure(env: Any, component: Any, error: JsonataEvaluationError) -> Exception:
+    from moto.stepfunctions.parser.api import EvaluationFailedEventDetails, HistoryEventType
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    error_name = StatesErrorName(typ=StatesErrorNameType.StatesQueryEvaluationError)
+    expression = getattr(component, "expression", "")
+    cause = f"The JSONata expression '{expression}' threw an error during evaluation: {error}"
+    return FailureEventException(
+        failure_event=FailureEvent(
+            env=env,
+            error_name=error_name,
+            event_type=HistoryEventType.EvaluationFailed,
+            event_details=EventDetails(  # type: ignore[typeddict-item]
+                evaluationFailedEventDetails=EvaluationFailedEventDetails(
+                    error=error_name.error_name, cause=cause
+                )
+            ),
+        )
+    )
