@@ -20,8 +20,6 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Final, Self
 
-import boto3
-import botocore.session
 from botocore import xform_name
 from botocore.utils import parse_to_aware_datetime
 from moto.iot.models import IoTBackend, iot_backends
@@ -29,7 +27,7 @@ from moto.sns.models import sns_backends
 
 from sandbox.device_defender import catalog, hooks
 from sandbox.device_defender.checks import AuditContext, evaluate
-from sandbox.device_defender.clock import Clock, ManualClock, SystemClock
+from sandbox.device_defender.clock import Clock, SystemClock
 from sandbox.device_defender.errors import (
     ContractViolation,
     ServiceError,
@@ -55,7 +53,7 @@ from sandbox.device_defender.state import (
     Suppression,
     resource_key,
 )
-from sandbox.device_defender.validation import ModelValidator, render_violations
+from sandbox.device_defender.validation import ModelValidator, iot_service_model, render_violations
 
 OPERATIONS: Final = frozenset(
     {
@@ -250,8 +248,7 @@ class DeviceDefenderEmulator:
         self._lock = threading.RLock()
         self._regions: dict[str, RegionState] = {}
         self._outbox: list[tuple[str, str, str]] = []
-        self._sns_clients: dict[str, Any] = {}
-        self._validator = ModelValidator(botocore.session.get_session().get_service_model("iot"))
+        self._validator = ModelValidator(iot_service_model())
 
     # ----- installation -----------------------------------------------------------------------
 
@@ -303,11 +300,13 @@ class DeviceDefenderEmulator:
     # ----- time -----------------------------------------------------------------------------------
 
     def advance(self, seconds: float = 0.0) -> None:
-        """Moves a ManualClock forward, then completes whatever fell due."""
+        """Moves the clock forward (it needs an `advance(seconds)` method, as ManualClock has), then
+        completes whatever fell due."""
         if seconds:
-            if not isinstance(self.clock, ManualClock):
-                raise TypeError("advance(seconds) needs a ManualClock; use settle() with real time")
-            self.clock.advance(seconds)
+            move = getattr(self.clock, "advance", None)
+            if move is None:
+                raise TypeError("advance(seconds) needs a clock with advance(); use settle() with real time")
+            move(seconds)
         try:
             with self._lock:
                 for region in list(self._regions):
@@ -316,18 +315,20 @@ class DeviceDefenderEmulator:
             self._flush()
 
     def settle(self) -> None:
-        """Completes every audit and mitigation task in progress, as if their time had passed."""
+        """Completes every audit and mitigation task in progress, as if their time had passed (an
+        adjustable clock is moved to the last due time; with real time, due times are pulled in)."""
         try:
             with self._lock:
                 now = self.clock.now()
                 latest = max(self._pending_due_times(), default=now)
-                if isinstance(self.clock, ManualClock):
+                move = getattr(self.clock, "advance", None)
+                if move is not None:
                     if latest > now:
-                        self.clock.set(latest)
+                        move((latest - now).total_seconds())
                 else:
                     self._pull_due_times_to(now)
                 for region in list(self._regions):
-                    self._progress(region)
+                    self._progress(region, max(latest, self.clock.now()))
         finally:
             self._flush()
 
@@ -429,11 +430,10 @@ class DeviceDefenderEmulator:
         if self._publisher is not None:
             self._publisher(topic_arn, message)
             return
-        region = topic_arn.split(":")[3]
-        client = self._sns_clients.get(region)
-        if client is None:
-            client = self._sns_clients[region] = boto3.session.Session().client("sns", region_name=region)
-        client.publish(TopicArn=topic_arn, Message=message)
+        # Straight into moto's SNS backend, which delivers to the topic's subscriptions: the
+        # service publishes on its own side, so client-side hooks (fault injection) do not apply.
+        parts = topic_arn.split(":")
+        sns_backends[parts[4]][parts[3]].publish(message, arn=topic_arn)
 
     def _topic_exists(self, topic_arn: str) -> bool:
         parts = topic_arn.split(":")
@@ -462,9 +462,9 @@ class DeviceDefenderEmulator:
                 for work in task.work:
                     work.due = min(work.due, now)
 
-    def _progress(self, region: str) -> None:
+    def _progress(self, region: str, now: datetime | None = None) -> None:
         state = self._state(region)
-        now = self.clock.now()
+        now = now or self.clock.now()
         events: list[tuple[datetime, int, Callable[[], None]]] = []
         for audit in state.audits.values():
             if audit.status == "IN_PROGRESS" and audit.due <= now:

@@ -41,27 +41,27 @@ class Backend(Protocol):
 
 
 _lock = threading.Lock()
-_active: Backend | None = None
+_installed: list[Backend] = []
 
 
 def activate(backend: Backend) -> None:
-    global _active  # noqa: PLW0603
+    """Installs `backend`; the most recently installed one answers until it is deactivated."""
     with _lock:
-        if _active is not None and _active is not backend:
-            raise RuntimeError("another Device Defender emulator is already installed")
-        _active = backend
+        if backend in _installed:
+            raise RuntimeError("this Device Defender emulator is already installed")
+        _installed.append(backend)
     _register_on_default_session()
 
 
 def deactivate(backend: Backend) -> None:
-    global _active  # noqa: PLW0603
     with _lock:
-        if _active is backend:
-            _active = None
+        if backend in _installed:
+            _installed.remove(backend)
 
 
 def active() -> Backend | None:
-    return _active
+    with _lock:
+        return _installed[-1] if _installed else None
 
 
 class _Raw:
@@ -99,7 +99,7 @@ def error_response(model: OperationModel, error: ServiceError) -> tuple[AWSRespo
 
 
 def _capture(params: dict[str, Any], model: OperationModel, context: dict[str, Any], **_: Any) -> None:
-    backend = _active
+    backend = active()
     if backend is not None and model.name in backend.operations:
         context[_PARAMS_KEY] = params
 
@@ -107,7 +107,7 @@ def _capture(params: dict[str, Any], model: OperationModel, context: dict[str, A
 def _answer(
     model: OperationModel, context: dict[str, Any], **_: Any
 ) -> tuple[AWSResponse, dict[str, Any]] | None:
-    backend = _active
+    backend = active()
     if backend is None or model.name not in backend.operations:
         return None
     params = context.get(_PARAMS_KEY, {})

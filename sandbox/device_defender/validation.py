@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import botocore.session
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
 # Java's Unicode property classes, as used by the IoT model's patterns, in Python `re` terms.
@@ -168,6 +169,12 @@ class ShapeWalker:
 
 def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
+
+
+@functools.cache
+def iot_service_model() -> ServiceModel:
+    """botocore's IoT model (loading it takes tens of milliseconds, so it is loaded once)."""
+    return botocore.session.get_session().get_service_model("iot")
 
 
 class ModelValidator:
