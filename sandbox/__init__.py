@@ -410,7 +410,8 @@ def _install_execution_events(sandbox: Sandbox) -> None:
     def terminated(communication: Any) -> None:
         original(communication)
         try:
-            _put_status_change_event(sandbox, communication.execution)
+            with sandbox.calls.pause():
+                _put_status_change_event(sandbox, communication.execution)
         except Exception:
             LOG.exception("could not send the execution status change event")
 

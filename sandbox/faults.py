@@ -2,8 +2,8 @@
 
 The hooks are registered once, process-wide, in botocore's BUILTIN_HANDLERS (so every client created
 afterwards carries them, including clients a handler caches across sandboxes) and dispatch to the
-open sandbox, if any. The `before-call` hook is registered first, so an injected fault answers
-before the Device Defender emulator (also `before-call`) and moto (`before-send`) see the call.
+open sandbox, if any. The `before-call.*` hook runs before the Device Defender emulator's
+`before-call.iot` and moto's `before-send`, so an injected fault answers before either sees the call.
 
 A response returned from `before-call` bypasses botocore's retry handler, so for injected errors the
 hook applies the calling client's own retry policy itself (mode and max attempts from its config,
@@ -127,7 +127,7 @@ class CallLog(Sequence[ApiCall]):
     def __init__(self) -> None:
         self._calls: list[ApiCall] = []
         self._lock = threading.Lock()
-        self._paused = 0
+        self._paused = threading.local()
 
     def append(self, call: ApiCall) -> None:
         with self._lock:
@@ -169,18 +169,17 @@ class CallLog(Sequence[ApiCall]):
 
     @property
     def paused(self) -> bool:
-        return self._paused > 0
+        return int(getattr(self._paused, "depth", 0)) > 0
 
     @contextmanager
     def pause(self) -> Iterator[None]:
-        """Neither logs calls nor injects faults (the deployer's own calls)."""
-        with self._lock:
-            self._paused += 1
+        """Calls made by this thread meanwhile are neither logged nor faulted (the sandbox's own calls:
+        deploying, polling); other threads (executions, deliveries) are unaffected."""
+        self._paused.depth = int(getattr(self._paused, "depth", 0)) + 1
         try:
             yield
         finally:
-            with self._lock:
-                self._paused -= 1
+            self._paused.depth -= 1
 
 
 class FaultInjector:
@@ -352,7 +351,9 @@ def install_hooks() -> None:
         handlers.BUILTIN_HANDLERS.extend(
             [
                 ("before-parameter-build", _on_parameters),
-                ("before-call", _on_before_call, handlers.REGISTER_FIRST),
+                # botocore runs handlers of a wildcard node before those of the same level's named
+                # nodes, so this precedes the emulator's "before-call.iot" (and moto's before-send).
+                ("before-call.*", _on_before_call, handlers.REGISTER_FIRST),
                 ("after-call", _on_after_call),
                 ("after-call-error", _on_after_call_error),
             ]

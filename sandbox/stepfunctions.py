@@ -262,6 +262,7 @@ class StepFunctionsRuntime:
         self._install_jsonata()
         self._install_aws_sdk()
         self._install_time_scaling()
+        self._install_execution_names()
 
     def uninstall(self) -> None:
         for patch in reversed(self._patches):
@@ -339,6 +340,19 @@ class StepFunctionsRuntime:
 
         self._patch(task_class, "_eval_service_task", _eval_service_task)
         self._patch(task_class, "_from_error", _from_error)
+
+    def _install_execution_names(self) -> None:
+        from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+        original = StepFunctionsParserBackend.__dict__["start_execution"]
+
+        # StartExecution without a name gets a UUID; moto's interpreter leaves it None.
+        def start_execution(
+            backend: Any, state_machine_arn: str, name: str | None = None, *args: Any, **kwargs: Any
+        ) -> Any:
+            return original(backend, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+        self._patch(StepFunctionsParserBackend, "start_execution", start_execution)
 
     def _install_time_scaling(self) -> None:
         from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
