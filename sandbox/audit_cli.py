@@ -1,7 +1,7 @@
 """`python -m sandbox audit`: seed a fleet, run an on-demand Device Defender audit, print the findings.
 
-Everything runs in-process against moto and the Device Defender emulator, through the same boto3
-calls an operator would make against AWS: enable the checks, start the audit, poll it, page through
+Everything runs in-process in a sandbox (moto and the Device Defender emulator, no stack deployed),
+through the same boto3 calls an operator would make against AWS: enable the checks, start the audit, poll it, page through
 its findings.
 """
 
@@ -12,9 +12,6 @@ import json
 import time
 from collections.abc import Sequence
 from typing import Any, Final
-
-import boto3
-from moto import mock_aws
 
 from sandbox.device_defender import DeviceDefenderEmulator
 from sandbox.fleet import EVALUATED_CHECKS, SCENARIOS, resource_label, seed_fleet
@@ -61,9 +58,14 @@ def _wait_for(iot: Any, task_id: str, poll_seconds: float) -> dict[str, Any]:
 def run_audit(
     scenario: str, checks: Sequence[str], audit_seconds: float
 ) -> tuple[dict[str, Any], list[Any], str]:
-    """Seeds `scenario`, audits it and returns (DescribeAuditTask, findings, task id)."""
-    with mock_aws(), DeviceDefenderEmulator(region=REGION, audit_seconds=audit_seconds) as emulator:
-        iot = boto3.client("iot", region_name=REGION)
+    """Seeds `scenario` in a fresh sandbox, audits it and returns (DescribeAuditTask, findings, task id)."""
+    from sandbox import Sandbox
+
+    with Sandbox(region=REGION, emulator_options={"audit_seconds": audit_seconds}) as sb:
+        emulator: DeviceDefenderEmulator | None = sb.emulator
+        if emulator is None:
+            raise RuntimeError("the sandbox started without the Device Defender emulator")
+        iot = sb.client("iot")
         seed_fleet(scenario, emulator=emulator, iot=iot)
         iot.update_account_audit_configuration(
             roleArn=AUDIT_ROLE.format(account=emulator.account_id),
