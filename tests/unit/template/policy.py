@@ -735,6 +735,12 @@ def audit_setup(stack: Stack) -> list[str]:
             problems.append(f"{audit_role} has {managed}")
         if stack.role_statements(audit_role):
             problems.append(f"{audit_role} has inline permissions beyond AWSIoTDeviceDefenderAudit")
+    managed = stack.condition("ManageAuditConfiguration")
+    wanted = managed and stack.parameters["ScheduledAuditFrequency"] != "NONE"
+    if ("ScheduledAudit" in stack.resources) != wanted:
+        problems.append(
+            f"ScheduledAudit present: {not wanted}, although the stack owns the configuration: {managed}"
+        )
     if "ScheduledAudit" in stack.resources:
         scheduled = stack.properties("ScheduledAudit")
         enabled = {api for check, api in API_CHECK_NAMES.items() if stack.parameters.get(check) == "true"}
