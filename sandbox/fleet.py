@@ -106,6 +106,7 @@ class _Seeder:
         self.region: str = iot.meta.region_name
         self.fleet = SeededFleet(scenario, self.account_id, self.region)
         self._group_created = False
+        self._fleet_ca: _Authority | None = None
 
     # ----- building blocks ----------------------------------------------------------------------
 
@@ -235,23 +236,28 @@ class _Seeder:
 
     # ----- the healthy baseline and the defects ---------------------------------------------------
 
+    def fleet_authority(self) -> _Authority:
+        """The fleet's own issuing CA (registered once), for devices provisioned through it."""
+        if self._fleet_ca is None:
+            self._fleet_ca = self.authority(
+                "HealthyFleetCA",
+                valid_from=self.now - timedelta(days=400),
+                valid_until=self.now + timedelta(days=3650),
+            )
+        return self._fleet_ca
+
+    def issued_by_fleet_ca(self, label: str, *, valid_until: datetime | None = None) -> tuple[str, str]:
+        return self.issued_certificate(
+            label,
+            self.fleet_authority(),
+            valid_from=self.now - timedelta(days=1),
+            valid_until=valid_until or self.now + timedelta(days=365),
+        )
+
     def healthy(self, *, logging: bool = True) -> None:
         self.device("HealthySensor01")
         self.device("HealthySensor02")
-        authority = self.authority(
-            "HealthyFleetCA",
-            valid_from=self.now - timedelta(days=30),
-            valid_until=self.now + timedelta(days=3650),
-        )
-        self.device(
-            "HealthySensor03",
-            certificate=self.issued_certificate(
-                "HealthySensor03",
-                authority,
-                valid_from=self.now - timedelta(days=1),
-                valid_until=self.now + timedelta(days=365),
-            ),
-        )
+        self.device("HealthySensor03", certificate=self.issued_by_fleet_ca("HealthySensor03"))
         if logging:
             self.logging("INFO")
 
@@ -273,14 +279,16 @@ class _Seeder:
 
     def conflicting_client_ids(self, client_id: str = "sensor-gateway") -> None:
         # Two devices keep taking the same client ID from each other: alternating short sessions.
-        first = self.device("GatewaySensorA", client_id=client_id, connect=False)
-        second = self.device("GatewaySensorB", client_id=client_id, connect=False)
+        first, second = (
+            self.device(name, certificate=self.issued_by_fleet_ca(name), client_id=client_id, connect=False)
+            for name in ("GatewaySensorA", "GatewaySensorB")
+        )
         for hours_ago, device in ((30, first), (29, second), (28, first), (27, second)):
             self.connect(device, hours_ago=hours_ago, minutes=30)
         self.expect("CONFLICTING_CLIENT_IDS_CHECK", client_id)
 
     def revoked_device_certificate(self) -> None:
-        device = self.device("RevokedCertSensor")
+        device = self.device("RevokedCertSensor", certificate=self.issued_by_fleet_ca("RevokedCertSensor"))
         self.emulator.revoke_device_certificate(device.certificate_id, region=self.region)
         self.expect("REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE_CHECK", device.certificate_id)
 
@@ -294,17 +302,15 @@ class _Seeder:
         self.expect("REVOKED_CA_CERTIFICATE_STILL_ACTIVE_CHECK", authority.certificate_id)
 
     def expiring_device_certificates(self) -> None:
-        authority = self.authority(
-            "DeviceIssuingCA",
-            valid_from=self.now - timedelta(days=400),
-            valid_until=self.now + timedelta(days=3650),
-        )
         for label, valid_until in (
             ("ExpiringSoonSensor", self.now + timedelta(days=10)),
             ("ExpiredSensor", self.now - timedelta(days=1)),
         ):
             certificate = self.issued_certificate(
-                label, authority, valid_from=self.now - timedelta(days=365), valid_until=valid_until
+                label,
+                self.fleet_authority(),
+                valid_from=self.now - timedelta(days=365),
+                valid_until=valid_until,
             )
             self.device(label, certificate=certificate, connect=False)
             self.expect("DEVICE_CERTIFICATE_EXPIRING_CHECK", certificate[0])
