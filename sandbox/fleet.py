@@ -108,8 +108,6 @@ class _Seeder:
         self._group_created = False
         self._fleet_ca: _Authority | None = None
 
-    # ----- building blocks ----------------------------------------------------------------------
-
     def policy(self, name: str, statements: list[dict[str, Any]]) -> str:
         document = json.dumps({"Version": "2012-10-17", "Statement": statements})
         self.iot.create_policy(policyName=name, policyDocument=document)
@@ -233,8 +231,6 @@ class _Seeder:
 
     def expect(self, check: str, label: str) -> None:
         self.fleet.expected[check].add(label)
-
-    # ----- the healthy baseline and the defects ---------------------------------------------------
 
     def fleet_authority(self) -> _Authority:
         """The fleet's own issuing CA (registered once), for devices provisioned through it."""

@@ -250,8 +250,6 @@ class DeviceDefenderEmulator:
         self._outbox: list[tuple[str, str, str]] = []
         self._validator = ModelValidator(iot_service_model())
 
-    # ----- installation -----------------------------------------------------------------------
-
     def install(self) -> Self:
         hooks.activate(self)
         return self
@@ -266,8 +264,6 @@ class DeviceDefenderEmulator:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.uninstall()
-
-    # ----- the sandbox's side door: what devices and CAs do outside the API ------------------------
 
     def record_connection(
         self,
@@ -296,8 +292,6 @@ class DeviceDefenderEmulator:
     def revoke_ca_certificate(self, certificate_id: str, *, region: str | None = None) -> None:
         with self._lock:
             self._state(region).revoked_ca_certificates.add(certificate_id)
-
-    # ----- time -----------------------------------------------------------------------------------
 
     def advance(self, seconds: float = 0.0) -> None:
         """Moves the clock forward (it needs an `advance(seconds)` method, as ManualClock has), then
@@ -351,8 +345,6 @@ class DeviceDefenderEmulator:
         finally:
             self._flush()
 
-    # ----- the hook's entry point -----------------------------------------------------------------
-
     def handle(self, operation_name: str, params: Params, region: str | None) -> dict[str, Any]:
         try:
             with self._lock:
@@ -375,8 +367,6 @@ class DeviceDefenderEmulator:
                 return result
         finally:
             self._flush()
-
-    # ----- internals ------------------------------------------------------------------------------
 
     def _state(self, region: str | None) -> RegionState:
         region = region or self.region
@@ -441,8 +431,6 @@ class DeviceDefenderEmulator:
             return False
         return topic_arn in sns_backends[parts[4]][parts[3]].topics
 
-    # ----- progress -------------------------------------------------------------------------------
-
     def _pending_due_times(self) -> Iterable[datetime]:
         for state in self._regions.values():
             for audit in state.audits.values():
@@ -481,8 +469,6 @@ class DeviceDefenderEmulator:
             if task.status == "IN_PROGRESS" and task.due <= now and all(w.done for w in task.work):
                 task.status = "FAILED" if task.any_failed else "COMPLETED"
                 task.end = max([task.due, *(w.due for w in task.work)])
-
-    # ----- audits ---------------------------------------------------------------------------------
 
     def _enabled_checks(self, state: RegionState, names: Iterable[str]) -> list[str]:
         checks = list(dict.fromkeys(names))
@@ -594,8 +580,6 @@ class DeviceDefenderEmulator:
         )
         self._outbox.append(("audit", target["targetArn"], json.dumps(message)))
 
-    # ----- mitigation tasks -----------------------------------------------------------------------
-
     def _run_work(self, state: RegionState, region: str, task: MitigationTask, work: FindingWork) -> None:
         context = ActionContext(
             iot=self._iot(region),
@@ -628,8 +612,6 @@ class DeviceDefenderEmulator:
         else:
             statistics.succeeded += 1
         work.done = True
-
-    # ----- operations: account audit configuration ------------------------------------------------
 
     @staticmethod
     def _check_config(config: AccountAuditConfig, name: str) -> CheckConfig:
@@ -709,8 +691,6 @@ class DeviceDefenderEmulator:
         state.audit_config = AccountAuditConfig()
         return {}
 
-    # ----- operations: scheduled audits -----------------------------------------------------------
-
     def _create_scheduled_audit(self, call: Call) -> dict[str, Any]:
         state, region, p = call.state, call.region, call.params
         name = p["scheduledAuditName"]
@@ -785,8 +765,6 @@ class DeviceDefenderEmulator:
         state, p = call.state, call.params
         del state.scheduled_audits[self._scheduled(state, p["scheduledAuditName"]).name]
         return {}
-
-    # ----- operations: audit tasks and findings ---------------------------------------------------
 
     def _start_on_demand_audit_task(self, call: Call) -> dict[str, Any]:
         state, p = call.state, call.params
@@ -909,8 +887,6 @@ class DeviceDefenderEmulator:
             "ListRelatedResourcesForAuditFinding", list(finding.related_resources), p, "relatedResources"
         )
 
-    # ----- operations: mitigation actions ---------------------------------------------------------
-
     def _action(self, state: RegionState, name: str) -> MitigationActionDef:
         action = state.actions.get(name)
         if action is None:
@@ -981,8 +957,6 @@ class DeviceDefenderEmulator:
         state, p = call.state, call.params
         state.actions.pop(p["actionName"], None)
         return {}
-
-    # ----- operations: audit mitigation actions tasks ---------------------------------------------
 
     def _targeted_findings(self, state: RegionState, target: Params) -> list[Finding]:
         if target.get("auditTaskId") is not None:
@@ -1153,8 +1127,6 @@ class DeviceDefenderEmulator:
         task.end = now
         return {}
 
-    # ----- operations: suppressions ---------------------------------------------------------------
-
     def _suppression_key(self, p: Params) -> tuple[str, str]:
         if p["checkName"] not in catalog.CHECKS:
             raise invalid_request(f"Request contains an invalid Audit Check Name: {p['checkName']}")
@@ -1229,8 +1201,6 @@ class DeviceDefenderEmulator:
         latest = datetime.max.replace(tzinfo=UTC)
         suppressions.sort(key=lambda s: s.expiration or latest, reverse=p.get("ascendingOrder") is False)
         return self._page("ListAuditSuppressions", [s.to_api() for s in suppressions], p, "suppressions")
-
-    # ----- operations: v2 logging options ---------------------------------------------------------
 
     def _get_v2_logging_options(self, call: Call) -> dict[str, Any]:
         state = call.state

@@ -250,9 +250,6 @@ def test_every_emulated_operation_has_a_valid_request() -> None:
     assert set(VALID) == set(OPERATIONS)
 
 
-# ----- the world the valid requests run in ---------------------------------------------------------
-
-
 @dataclass
 class Env:
     emulator: DeviceDefenderEmulator
@@ -354,8 +351,6 @@ def test_valid_request_succeeds_with_a_response_of_the_output_shape(
     assert VALIDATOR.response_violations(operation, body) == []
 
 
-# ----- invalid requests, generated from the model ------------------------------------------------
-
 PATTERN_BREAKERS = ("!", ":", " ", "\t", "g", "é", "/", "_")
 PHRASES = {
     "too-long": "Member must have length less than or equal to",
@@ -444,17 +439,17 @@ def _apply(params: dict[str, Any], mutation: Mutation) -> dict[str, Any]:
     return mutated
 
 
+def _input_shape(operation: str) -> StructureShape:
+    shape = SERVICE_MODEL.operation_model(operation).input_shape
+    assert shape is not None
+    return shape
+
+
 MUTATIONS = [
     mutation
     for operation, variants in sorted(VALID.items())
     for variant, build in variants.items()
-    for mutation in _mutations(
-        operation,
-        variant,
-        SERVICE_MODEL.operation_model(operation).input_shape,
-        build(PLACEHOLDER),
-        (),
-    )
+    for mutation in _mutations(operation, variant, _input_shape(operation), build(PLACEHOLDER), ())
 ]
 
 
@@ -495,9 +490,6 @@ def _assert_invalid_request(client: Any, operation: str, params: dict[str, Any],
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert phrase in error["Error"]["Message"]
     return raised.value
-
-
-# ----- the limits the brief names explicitly ---------------------------------------------------------
 
 
 def _start_task(**overrides: Any) -> dict[str, Any]:
@@ -599,9 +591,6 @@ def test_rules_across_members_are_enforced(
     quiet_env: Env, operation: str, params: dict[str, Any], phrase: str
 ) -> None:
     _assert_invalid_request(quiet_env.raw, operation, params, phrase)
-
-
-# ----- semantics: errors with their real codes and statuses ---------------------------------------
 
 
 def _error(call: Callable[[], Any]) -> tuple[str, int]:

@@ -149,9 +149,6 @@ def _statistics(task: dict[str, Any], check: str) -> tuple[int, int, int, int, i
     )
 
 
-# ----- what each action type does to moto's state ------------------------------------------------
-
-
 def test_update_device_certificate_deactivates_the_findings_certificate_only(env: Env) -> None:
     audit = env.seed_and_audit("shared-certificate")
     assert env.fleet is not None
@@ -325,9 +322,6 @@ def test_a_thing_already_in_ten_groups_cannot_be_quarantined(env: Env) -> None:
     assert "SensorDevice01" not in env.iot.list_things_in_thing_group(thingGroupName="Quarantine")["things"]
 
 
-# ----- targets, filters, suppressions and order ----------------------------------------------------
-
-
 def test_only_the_listed_findings_are_acted_on(env: Env) -> None:
     audit = env.seed_and_audit("expiring-device-certificate")
     chosen, other = env.findings(audit, EXPIRING)
@@ -413,9 +407,6 @@ def test_actions_run_in_order_and_each_has_an_execution_record(env: Env) -> None
     assert task["auditCheckToActionsMapping"] == mapping
     assert task["target"] == {"auditTaskId": audit}
     assert len(env.received()) == 1
-
-
-# ----- progress over time and cancellation ---------------------------------------------------------
 
 
 def test_a_task_progresses_over_time_and_is_polled_to_completion(env: Env) -> None:
