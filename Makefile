@@ -27,11 +27,12 @@ MODE ?= Enforce
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
+# Bytecode is compiled at install: these machines set PYTHONDONTWRITEBYTECODE, so nothing would cache it.
 # Set-up output goes to stderr so that `make -s replay` prints exactly one JSON document on stdout.
 $(VENV)/.synced: pyproject.toml uv.lock
 	@test -x $(PY) || python3.12 -m venv $(VENV) >&2
 	@$(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION) >&2
-	@$(VENV)/bin/uv sync --frozen --inexact --python $(PY) -q >&2
+	@$(VENV)/bin/uv sync --frozen --inexact --compile-bytecode --python $(PY) -q >&2
 	@touch $@
 
 dev: $(VENV)/.synced ## create or update the virtual environment from uv.lock
