@@ -78,6 +78,23 @@ _ISOLATED_ENVIRONMENT: Final = {
 }
 
 
+_SHARED: dict[str, Any] = {}
+
+
+def _default_session(region: str) -> boto3.session.Session:
+    """boto3's default session for the sandbox (moto resets it when its mock starts, and puts the
+    previous one back when it stops), sharing one botocore loader with every sandbox of the
+    process: loading service models from disk is most of the cost of creating a client."""
+    import botocore.loaders
+
+    loader = _SHARED.get("loader")
+    if loader is None:
+        loader = _SHARED["loader"] = botocore.loaders.create_loader()
+    session = boto3.session.Session(region_name=region)
+    session._session.register_component("data_loader", loader)
+    return session
+
+
 class SandboxClock:
     """Sandbox time: starts now and runs 1/time_scale times faster than the wall clock, so a
     Wait of 15 s (scaled to 0.15 s at time_scale=0.01) also lets 15 s pass for the emulator."""
@@ -182,6 +199,7 @@ class Sandbox:
         )
         self._mock.start()
         self._open = True
+        boto3.DEFAULT_SESSION = _default_session(self.region)
         try:
             faults.activate(self.faults)
             self.stepfunctions.install()
@@ -276,9 +294,10 @@ class Sandbox:
 
     # --- running things ---------------------------------------------------------------------------
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, **options: Any) -> Any:
+        """A boto3 client of the sandbox's Region (options as for boto3.client, e.g. config=)."""
         self._require_open()
-        return boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
+        return boto3.client(service, region_name=self.region, **options)  # type: ignore[call-overload]
 
     def invoke(self, function: str, event: Any, *, context: Any = None) -> Any:
         """Runs the function's handler in-process (RequestResponse) and returns its JSON result.

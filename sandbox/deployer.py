@@ -159,14 +159,33 @@ class Translated:
     sam_resources: dict[str, str]
 
 
+_TRANSLATIONS: dict[tuple[str, str, str, str], Translated] = {}
+
+
 def translate(template_path: Path, parameters: Mapping[str, Any], *, region: str) -> Translated:
-    """The CloudFormation template `sam deploy` would submit, with local paths recorded."""
+    """The CloudFormation template `sam deploy` would submit, with local paths recorded.
+
+    Translations are cached per template content, parameters and Region: the translator is slow
+    (pure-Python YAML and SAM plugins) and most tests deploy the same template."""
+    text = template_path.read_text()
+    key = (
+        str(template_path.resolve()),
+        hashlib.sha256(text.encode()).hexdigest(),
+        json.dumps(dict(parameters), sort_keys=True, default=str),
+        region,
+    )
+    if key not in _TRANSLATIONS:
+        _TRANSLATIONS[key] = _translate(template_path, text, parameters, region=region)
+    return copy.deepcopy(_TRANSLATIONS[key])
+
+
+def _translate(template_path: Path, text: str, parameters: Mapping[str, Any], *, region: str) -> Translated:
     from samtranslator.metrics.metrics import DummyMetricsPublisher, Metrics  # type: ignore[import-untyped]
     from samtranslator.parser.parser import Parser  # type: ignore[import-untyped]
     from samtranslator.translator.translator import Translator  # type: ignore[import-untyped]
     from samtranslator.yaml_helper import yaml_parse  # type: ignore[import-untyped]
 
-    template = yaml_parse(template_path.read_text())
+    template = yaml_parse(text)
     if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
         raise DeployError(f"{template_path} is not a template with Resources")
     base = template_path.parent
@@ -245,7 +264,6 @@ class Deployment:
         self.artifacts: dict[str, Path] = {}
         self.template: dict[str, Any] = {}
         self._workdir = workdir
-        self._clients: dict[str, Any] = {}
         self.after_deploy: list[Callable[[], Any]] = []
 
     # --- entry point ------------------------------------------------------------------------------
@@ -547,9 +565,7 @@ class Deployment:
     # --- helpers for handlers ---------------------------------------------------------------------
 
     def client(self, service: str) -> Any:
-        if service not in self._clients:
-            self._clients[service] = boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
-        return self._clients[service]
+        return _client(service, self.region, self.account_id)
 
     def physical_name(self, logical_id: str, *, max_length: int = 255, stack_prefix: bool = True) -> str:
         """CloudFormation's generated names: <stack>-<LogicalId>-<SUFFIX>, stable per stack and resource."""
@@ -569,6 +585,27 @@ class Deployment:
         if self._workdir is None:
             self._workdir = Path(tempfile.mkdtemp(prefix="sandbox-stack-"))
         return self._workdir
+
+
+_SESSIONS: dict[str, boto3.session.Session] = {}
+_CLIENTS: dict[tuple[str, str, str], Any] = {}
+
+
+def _client(service: str, region: str, account_id: str) -> Any:
+    """The deployer's clients outlive a sandbox: creating clients is a large part of a deploy.
+    They carry moto's and the sandbox's hooks, which act only while a sandbox is open."""
+    key = (service, region, account_id)
+    if key not in _CLIENTS:
+        session = _SESSIONS.get(account_id)
+        if session is None:
+            session = _SESSIONS[account_id] = boto3.session.Session()
+            default = boto3.DEFAULT_SESSION
+            if default is not None:
+                session._session.register_component(
+                    "data_loader", default._session.get_component("data_loader")
+                )
+        _CLIENTS[key] = session.client(service, region_name=region)  # type: ignore[call-overload]
+    return _CLIENTS[key]
 
 
 def _references(value: Any) -> Iterator[str]:

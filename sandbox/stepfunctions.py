@@ -80,6 +80,8 @@ class _BindingStore:
 
 
 _BINDINGS = _BindingStore()
+_PARSE_TREES: dict[str, Any] = {}
+_PARSE_TREE_LIMIT: Final = 32
 
 
 def _to_json(value: Any) -> str:
@@ -263,6 +265,7 @@ class StepFunctionsRuntime:
         self._install_aws_sdk()
         self._install_time_scaling()
         self._install_execution_names()
+        self._install_parse_cache()
 
     def uninstall(self) -> None:
         for patch in reversed(self._patches):
@@ -340,6 +343,27 @@ class StepFunctionsRuntime:
 
         self._patch(task_class, "_eval_service_task", _eval_service_task)
         self._patch(task_class, "_from_error", _from_error)
+
+    def _install_parse_cache(self) -> None:
+        from moto.stepfunctions.parser.asl.parse import asl_parser
+        from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+        original = asl_parser.AmazonStateLanguageParser.__dict__["parse"].__func__
+
+        # moto parses the definition at CreateStateMachine and again at every StartExecution; the ANTLR
+        # pass is most of the cost and its tree is only read, so it is kept. The components the
+        # Preprocessor builds hold execution state and are built afresh every time.
+        def parse(definition: str) -> tuple[Any, Any]:
+            tree = _PARSE_TREES.get(definition)
+            if tree is None:
+                program, tree = original(definition)
+                if len(_PARSE_TREES) >= _PARSE_TREE_LIMIT:
+                    _PARSE_TREES.pop(next(iter(_PARSE_TREES)))
+                _PARSE_TREES[definition] = tree
+                return program, tree
+            return Preprocessor().visit(tree), tree
+
+        self._patch(asl_parser.AmazonStateLanguageParser, "parse", staticmethod(parse))
 
     def _install_execution_names(self) -> None:
         from moto.stepfunctions.parser.models import StepFunctionsParserBackend

@@ -16,6 +16,8 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         message = json.loads(event["Records"][0]["Sns"]["Message"])
     if isinstance(message, dict) and message.get("fail"):
         raise EchoError(f"asked to fail: {message['fail']}")
+    if isinstance(message, dict) and len(INVOCATIONS) <= message.get("failFirstInvocations", 0):
+        raise EchoError(f"failing invocation {len(INVOCATIONS)} on purpose")
     return {
         "event": event,
         "settings": settings(),
