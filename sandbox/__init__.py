@@ -9,10 +9,12 @@ template deployer, in-process Lambda and the Step Functions runner.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -52,6 +54,8 @@ __all__ = [
     "Stack",
     "UnsupportedResourceTypeError",
     "supported_resource_types",
+    "target_input",
+    "transform_input",
 ]
 
 LOG = logging.getLogger(__name__)
@@ -414,16 +418,111 @@ class Sandbox:
                 execution.stop(stop_date=now, error="Sandbox.Closed", cause="the sandbox was closed")
 
 
-# --- Step Functions execution status changes on EventBridge ---------------------------------------
+# --- EventBridge: Step Functions status-change events, input transformers ------------------------
 
 _EXECUTION_EVENTS_PATCH: list[Any] = []
+_OUR_TARGETS: Final = frozenset({"sns", "lambda", "states"})
+_INPUT_PLACEHOLDER: Final = re.compile(r"<([A-Za-z0-9_.\-]+)>")
+
+
+def transform_input(
+    input_template: str | None, input_paths_map: Mapping[str, str], event: Mapping[str, Any]
+) -> Any:
+    """EventBridge's InputTransformer. In a JSON template a placeholder outside quotes becomes the
+    JSON value (a string gets its quotes), inside quotes its text; moto splices the raw text
+    everywhere, which breaks templates such as `{"status": <status>}`."""
+    from jsonpath_ng.ext import parse  # type: ignore[attr-defined]
+
+    if not input_template:
+        return dict(event)
+    values: dict[str, Any] = {
+        "aws.events.event.json": dict(event),
+        "aws.events.event.ingestion-time": event.get("time"),
+    }
+    for name, path in input_paths_map.items():
+        matches = parse(path).find(dict(event))
+        values[name] = matches[0].value if matches else None
+    is_json = input_template.lstrip().startswith(("{", "["))
+    pieces: list[str] = []
+    in_string = escaped = False
+    position = 0
+    while position < len(input_template):
+        character = input_template[position]
+        match = _INPUT_PLACEHOLDER.match(input_template, position) if character == "<" else None
+        if match is not None and match.group(1) in values:
+            value = values[match.group(1)]
+            if in_string or not is_json:
+                text = value if isinstance(value, str) else "" if value is None else json.dumps(value)
+                pieces.append(json.dumps(text)[1:-1] if in_string else text)
+            else:
+                pieces.append(json.dumps(value))
+            position = match.end()
+            continue
+        if is_json and not escaped and character == '"':
+            in_string = not in_string
+        escaped = in_string and character == "\\" and not escaped
+        pieces.append(character)
+        position += 1
+    text = "".join(pieces)
+    return json.loads(text) if is_json else text
+
+
+def target_input(target: Mapping[str, Any], event: Mapping[str, Any]) -> Any:
+    """What a rule hands its target: Input, InputPath, InputTransformer or the whole event."""
+    if "Input" in target:
+        return json.loads(target["Input"])
+    if "InputPath" in target:
+        from jsonpath_ng.ext import parse  # type: ignore[attr-defined]
+
+        matches = parse(target["InputPath"]).find(dict(event))
+        return matches[0].value if matches else None
+    transformer = target.get("InputTransformer")
+    if transformer:
+        return transform_input(transformer.get("InputTemplate"), transformer.get("InputPathsMap", {}), event)
+    return dict(event)
+
+
+def _deliver_to_other_targets(sandbox: Sandbox, rule: Any, event: Mapping[str, Any]) -> None:
+    """The targets moto's EventBridge does not deliver to: SNS topics, functions, state machines."""
+    if not rule.event_pattern.matches_event(event):
+        return
+    for target in rule.targets:
+        service = str(target["Arn"]).split(":")[2]
+        if service not in _OUR_TARGETS:
+            continue
+        payload = target_input(target, event)
+        body = payload if isinstance(payload, str) else json.dumps(payload)
+        with sandbox.calls.pause():
+            if service == "sns":
+                sandbox.client("sns").publish(TopicArn=target["Arn"], Message=body)
+            elif service == "lambda":
+                sandbox.lambdas.invoke_async(target["Arn"], payload)
+            else:
+                sandbox.client("stepfunctions").start_execution(stateMachineArn=target["Arn"], input=body)
 
 
 def _install_execution_events(sandbox: Sandbox) -> None:
+    from moto.events.models import Rule
+    from moto.events.utils import EventTemplateParser
     from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 
     from sandbox.stepfunctions import patch_attribute
 
+    patch_attribute(
+        _EXECUTION_EVENTS_PATCH,
+        EventTemplateParser,
+        "parse",
+        staticmethod(transform_input),
+    )
+    original_send = Rule.__dict__["send_to_targets"]
+
+    def send_to_targets(rule: Any, original_event: Any, transform_input: bool = True) -> None:
+        moto_rule = copy.copy(rule)
+        moto_rule.targets = [t for t in rule.targets if str(t["Arn"]).split(":")[2] not in _OUR_TARGETS]
+        original_send(moto_rule, original_event, transform_input)
+        _deliver_to_other_targets(sandbox, rule, original_event)
+
+    patch_attribute(_EXECUTION_EVENTS_PATCH, Rule, "send_to_targets", send_to_targets)
     original = BaseExecutionWorkerCommunication.__dict__["terminated"]
 
     def terminated(communication: Any) -> None:

@@ -1,0 +1,117 @@
+"""EventBridge in the sandbox: Step Functions status-change events, input transformers, and the
+targets moto does not deliver to (SNS, Lambda, Step Functions)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from sandbox import Sandbox, transform_input
+from tests.conftest import ROOT
+from tests.integration.sandbox.conftest import RUNTIME_TEMPLATE
+
+EVENT = {
+    "source": "aws.states",
+    "time": "2026-01-01T00:00:00Z",
+    "detail": {
+        "status": "FAILED",
+        "name": "run-1",
+        "startDate": 1767225600000,
+        "stopDate": None,
+        "tags": ["a"],
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ('{"status": <status>}', {"status": "FAILED"}),
+        ('{"text": "<name> is <status>"}', {"text": "run-1 is FAILED"}),
+        (
+            '{"start": <start>, "stop": <stop>, "tags": <tags>}',
+            {"start": 1767225600000, "stop": None, "tags": ["a"]},
+        ),
+        ('{"missing": <missing>}', {"missing": None}),
+        ('{"quoted": "say \\"<status>\\""}', {"quoted": 'say "FAILED"'}),
+        ("<name> is <status>", "run-1 is FAILED"),
+    ],
+)
+def test_input_transformer_quotes_values_as_eventbridge_does(template: str, expected: Any) -> None:
+    paths = {
+        "status": "$.detail.status",
+        "name": "$.detail.name",
+        "start": "$.detail.startDate",
+        "stop": "$.detail.stopDate",
+        "tags": "$.detail.tags",
+        "missing": "$.detail.nothing",
+    }
+
+    assert transform_input(template, paths, EVENT) == expected
+
+
+def test_ended_executions_reach_event_bridge_rules(sb: Sandbox) -> None:
+    # Given the runtime stack's rule sending its workflow's failures to a queue (with an input transformer)
+    stack = sb.deploy(RUNTIME_TEMPLATE, stack_name="runtime")
+
+    # When one execution fails and one succeeds
+    failed = sb.run_execution("EchoWorkflow", {"abort": True}, name="doomed")
+    succeeded = sb.run_execution("EchoWorkflow", {"fine": True}, name="fine")
+
+    # Then only the failure arrived, shaped by the rule's template
+    assert (failed.status, succeeded.status) == ("FAILED", "SUCCEEDED")
+    messages = sb.client("sqs").receive_message(QueueUrl=stack["WorkflowFailures"], MaxNumberOfMessages=10)[
+        "Messages"
+    ]
+    assert [json.loads(m["Body"]) for m in messages] == [{"status": "FAILED", "execution": "doomed"}]
+
+
+def test_the_templates_failed_execution_rule_reports_to_the_reports_topic(sb: Sandbox) -> None:
+    # Given the real stack and a queue listening to its reports topic
+    stack = sb.deploy(ROOT / "template.yaml", parameters={"ManageAccountAuditConfiguration": "true"})
+    sqs = sb.client("sqs")
+    queue_url = sqs.create_queue(QueueName="reports-listener")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sb.client("sns").subscribe(
+        TopicArn=stack["RemediationReportsTopic"],
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    execution_arn = stack["RemediationStateMachine"].replace(":stateMachine:", ":execution:") + ":run-1"
+    detail = {
+        "executionArn": execution_arn,
+        "stateMachineArn": stack["RemediationStateMachine"],
+        "name": "run-1",
+        "status": "TIMED_OUT",
+        "startDate": 1767225600000,
+        "stopDate": 1767229200000,
+    }
+
+    # When Step Functions reports that one of its executions timed out
+    sb.client("events").put_events(
+        Entries=[
+            {
+                "Source": "aws.states",
+                "DetailType": "Step Functions Execution Status Change",
+                "Detail": json.dumps(detail),
+                "Resources": [execution_arn],
+            }
+        ]
+    )
+
+    # Then the rule published the template's document to the reports topic
+    [message] = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    assert json.loads(message["Body"]) == {
+        "kind": "execution-ended-abnormally",
+        "status": "TIMED_OUT",
+        "executionArn": execution_arn,
+        "executionName": "run-1",
+        "stateMachineArn": stack["RemediationStateMachine"],
+        "startDate": 1767225600000,
+        "stopDate": 1767229200000,
+    }
