@@ -7,6 +7,7 @@ the audit-completion SNS message (reference §5.1), scheduled audits and progres
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -600,3 +601,37 @@ def test_related_resources_are_capped_in_findings_and_paged_in_full(env: Env) ->
 
     assert len(finding["relatedResources"]) == len(described["relatedResources"]) == 10
     assert related == [f"sensor-{index:02}" for index in range(12)]
+
+
+def test_a_subscriber_on_another_thread_can_read_the_findings_when_the_notification_arrives(
+    clients: Clients,
+) -> None:
+    # SNS delivery runs the subscribed handler, which lists the audit's findings; the emulator must
+    # not hold its lock while delivering, or a handler on another thread (a workflow) would block.
+    seen: list[int] = []
+
+    def deliver(topic_arn: str, message: str) -> None:
+        task_id = json.loads(message)["taskId"]
+        reader = threading.Thread(
+            target=lambda: seen.append(len(clients.iot.list_audit_findings(taskId=task_id)["findings"])),
+            daemon=True,
+        )
+        reader.start()
+        reader.join(timeout=10)
+
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:audit-notifications"
+    with (
+        mock_aws(),
+        DeviceDefenderEmulator(clock=ManualClock(NOW), audit_seconds=0, publisher=deliver) as emulator,
+    ):
+        env = Env(emulator, ManualClock(NOW), clients.iot, clients.sns, clients.sqs)
+        env.seed("workshop")
+        env.enable(
+            auditNotificationTargetConfigurations={
+                "SNS": {"targetArn": topic, "roleArn": ROLE, "enabled": True}
+            }
+        )
+
+        env.audit()
+
+    assert seen == [3]
