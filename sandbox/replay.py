@@ -17,7 +17,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from typing import Any, Final, TextIO
 
@@ -102,13 +102,15 @@ def _final_status(sandbox: Any, execution_arn: str, wait_seconds: float) -> str:
 
 @contextmanager
 def stdout_to_stderr() -> Iterator[TextIO]:
-    """Points file descriptor 1 at stderr; yields a stream on the real stdout for the one document."""
+    """Sends file descriptor 1 and sys.stdout to stderr; yields a stream on the real stdout for the
+    one document. Both, because a stream bound to sys.stdout need not write through descriptor 1."""
     sys.stdout.flush()
     saved = os.dup(1)
     os.dup2(2, 1)
     real_stdout = os.fdopen(saved, "w", encoding="utf-8", closefd=True)
     try:
-        yield real_stdout
+        with redirect_stdout(sys.stderr):
+            yield real_stdout
     finally:
         sys.stdout.flush()
         os.dup2(real_stdout.fileno(), 1)
