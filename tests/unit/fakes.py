@@ -48,8 +48,8 @@ class FakeHistory:
     claims: dict[tuple[str, str, str], tuple[str, str]] = field(default_factory=dict)
     inbox: dict[str, set[str]] = field(default_factory=dict)
 
-    def record_decision(self, audit_task_id: str, rules_version: str, decision: dict[str, Any]) -> None:
-        self.decisions.append((audit_task_id, rules_version, decision))
+    def record_decision(self, audit_task_id: str, record_key: str, decision: dict[str, Any]) -> None:
+        self.decisions.append((audit_task_id, record_key, decision))
 
     def claim_finding(
         self, plan: FindingWindowPlan, claim: FindingClaim, execution_name: str, execution_input: str

@@ -54,7 +54,7 @@ class ExecutionStarter(Protocol):
 
 
 class History(Protocol):
-    def record_decision(self, audit_task_id: str, rules_version: str, decision: dict[str, Any]) -> None: ...
+    def record_decision(self, audit_task_id: str, record_key: str, decision: dict[str, Any]) -> None: ...
 
     def claim_finding(
         self, plan: FindingWindowPlan, claim: FindingClaim, execution_name: str, execution_input: str

@@ -26,14 +26,14 @@ class RemediationHistory:
     def _expires_at(self) -> dict[str, str]:
         return {"N": str(int(time.time()) + self._retention_seconds)}
 
-    def record_decision(self, audit_task_id: str, rules_version: str, decision: dict[str, Any]) -> None:
-        """One record per (audit, rules version) decision that started nothing; rewriting it is harmless."""
+    def record_decision(self, audit_task_id: str, record_key: str, decision: dict[str, Any]) -> None:
+        """One record per decision that started nothing (key: rules version, and finding id for a finding)."""
         try:
             self._client.put_item(
                 TableName=self._table,
                 Item={
                     "pk": {"S": f"AUDIT#{audit_task_id}"},
-                    "sk": {"S": f"DECISION#{rules_version}"},
+                    "sk": {"S": f"DECISION#{record_key}"},
                     "decision": {"S": json.dumps(decision, separators=(",", ":"), sort_keys=True)},
                     "recordedAt": {"N": str(int(time.time()))},
                     "expiresAt": self._expires_at(),

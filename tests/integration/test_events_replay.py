@@ -1,0 +1,72 @@
+"""Every sample event replays through the real handler, in the sandbox, with the README's decision."""
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from sandbox import Sandbox
+from sandbox.replay import TIME_SCALE, _final_status, deploy_parameters
+from tests.conftest import EVENTS_DIR, ROOT, load_event
+
+TEMPLATE = ROOT / "template.yaml"
+ROW = re.compile(r"^\| `(?P<file>[a-z0-9-]+\.json)` \| `(?P<decision>[a-z-]+)` \|", re.MULTILINE)
+
+
+def readme_decisions() -> dict[str, str]:
+    return {match["file"]: match["decision"] for match in ROW.finditer((ROOT / "README.md").read_text())}
+
+
+def test_the_readme_states_a_decision_for_every_event() -> None:
+    assert sorted(readme_decisions()) == sorted(path.name for path in EVENTS_DIR.glob("*.json"))
+
+
+@pytest.fixture(scope="module", params=["Enforce", "DryRun"])
+def sandbox(request: pytest.FixtureRequest) -> Iterator[tuple[Sandbox, Any, str]]:
+    with Sandbox(time_scale=TIME_SCALE) as sb:
+        stack = sb.deploy(TEMPLATE, parameters=deploy_parameters(TEMPLATE, request.param))
+        yield sb, stack, request.param
+
+
+@pytest.mark.parametrize("file", sorted(readme_decisions()))
+def test_each_event_gets_the_documented_decision(sandbox: tuple[Sandbox, Any, str], file: str) -> None:
+    sb, stack, mode = sandbox
+    outcome = sb.invoke("AuditEventsFunction", load_event(file.removesuffix(".json")))
+    assert outcome["decision"] == readme_decisions()[file]
+    if mode == "DryRun":
+        assert {task["mode"] for task in outcome["mitigationTasks"]} <= {"dry-run"}
+    if outcome["execution"] is not None:
+        arn = stack.physical_ids["RemediationStateMachine"].replace(":stateMachine:", ":execution:")
+        status = _final_status(sb, f"{arn}:{outcome['execution']['name']}", 20.0)
+        assert status in {"SUCCEEDED", "FAILED"}
+
+
+@pytest.mark.parametrize(
+    ("event", "decision"), [("scheduled-non-compliant", "remediate"), ("malformed-json", "rejected")]
+)
+def test_make_replay_prints_exactly_one_json_document(event: str, decision: str) -> None:
+    completed = subprocess.run(
+        ["make", "-s", "replay", f"EVENT=events/audit_events/{event}.json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    document = json.loads(completed.stdout)
+    assert document["decision"] == decision
+    assert set(document) == {
+        "decision",
+        "kind",
+        "reason",
+        "rulesVersion",
+        "execution",
+        "mitigationTasks",
+        "skipped",
+    }
+    if document["execution"] is not None:
+        assert document["execution"]["status"] in {"SUCCEEDED", "FAILED"}
