@@ -174,6 +174,7 @@ class Sandbox:
         self._want_emulator = emulator
         self._emulator_options = dict(emulator_options or {})
         self._mock: Any = None
+        self._clients: dict[str, Any] = {}
         self._saved_environment: dict[str, str | None] = {}
         self._open = False
 
@@ -228,6 +229,7 @@ class Sandbox:
             self.stepfunctions.uninstall()
         finally:
             faults.deactivate()
+            self._clients.clear()
             self._mock.stop()
             self._restore_environment()
             self._open = False
@@ -360,23 +362,45 @@ class Sandbox:
         return self.wait_for_execution(started["executionArn"], timeout=timeout)
 
     def settle(self, *, timeout: float = 30.0, executions: bool = True) -> None:
-        """Waits until nothing is in flight: queued asynchronous invocations (SNS deliveries and their
-        retries), running executions (unless executions=False), due emulator work."""
+        """Waits (real seconds) until nothing is in flight: queued asynchronous invocations (SNS
+        deliveries and their retries), running executions (unless executions=False), and the
+        emulator's audits and mitigation tasks in progress (completed on sandbox time)."""
         self._require_open()
         deadline = time.monotonic() + timeout
         while True:
-            self._poke_emulator()
-            running = self.running_executions() if executions else []
-            if self.lambdas.idle and not running:
-                self._poke_emulator()
-                if self.lambdas.idle:
-                    return
+            busy = self._busy(executions=executions)
+            if not busy:
+                return
             if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"sandbox not settled after {timeout} s: running executions {running}, "
-                    f"asynchronous invocations idle={self.lambdas.idle}"
-                )
-            time.sleep(0.01)
+                raise TimeoutError(f"sandbox not settled after {timeout} s: {'; '.join(busy)}")
+            time.sleep(0.005)
+
+    def _busy(self, *, executions: bool) -> list[str]:
+        busy: list[str] = []
+        work = self._emulator_work_in_progress()
+        if work:
+            busy.append(f"Device Defender work in progress: {work}")
+        if not self.lambdas.idle:
+            busy.append("asynchronous invocations queued or running")
+        running = self.running_executions() if executions else []
+        if running:
+            busy.append(f"executions running: {running}")
+        return busy
+
+    def _emulator_work_in_progress(self) -> list[str]:
+        """Audits and mitigation tasks IN_PROGRESS, asked through the API (which also lets the
+        emulator complete whatever is due)."""
+        if self.emulator is None:
+            return []
+        iot = self._clients.get("iot") or self._clients.setdefault("iot", self.client("iot"))
+        end = self.clock.now() + datetime.timedelta(minutes=1)
+        start = end - datetime.timedelta(days=89)
+        with self.calls.pause():
+            audits = iot.list_audit_tasks(startTime=start, endTime=end, taskStatus="IN_PROGRESS")["tasks"]
+            tasks = iot.list_audit_mitigation_actions_tasks(
+                startTime=start, endTime=end, taskStatus="IN_PROGRESS"
+            )["tasks"]
+        return [f"audit {a['taskId']}" for a in audits] + [f"mitigation task {t['taskId']}" for t in tasks]
 
     def running_executions(self) -> list[str]:
         return [execution.exec_arn for execution in self._executions() if execution.status == "RUNNING"]
