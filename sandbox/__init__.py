@@ -435,11 +435,16 @@ class Sandbox:
         return [execution for machine in backend.state_machines for execution in machine.executions]
 
     def _stop_executions(self) -> None:
+        """Aborts what still runs, and waits a little for it to stop: a task still in flight when
+        moto's mock ends would send its call to the real endpoint."""
         now = datetime.datetime.now(datetime.UTC)
-        for execution in self._executions():
-            if execution.status == "RUNNING":
-                LOG.warning("sandbox closing: aborting running execution %s", execution.exec_arn)
-                execution.stop(stop_date=now, error="Sandbox.Closed", cause="the sandbox was closed")
+        running = [execution for execution in self._executions() if execution.status == "RUNNING"]
+        for execution in running:
+            LOG.warning("sandbox closing: aborting running execution %s", execution.exec_arn)
+            execution.stop(stop_date=now, error="Sandbox.Closed", cause="the sandbox was closed")
+        deadline = time.monotonic() + 5
+        while any(execution.status == "RUNNING" for execution in running) and time.monotonic() < deadline:
+            time.sleep(0.01)
 
 
 # --- EventBridge: Step Functions status-change events, input transformers ------------------------

@@ -141,3 +141,13 @@ def test_the_real_handler_through_the_make_command_line() -> None:
     assert document["execution"]["input"]["remediationMode"] == "DryRun"
     assert document["execution"]["status"] == "SUCCEEDED"
     assert completed.stderr
+
+
+@pytest.mark.parametrize(("argv", "exit_code"), [([], 2), (["nonsense"], 2), (["--help"], 0)])
+def test_the_module_dispatches_commands(
+    argv: list[str], exit_code: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sandbox.__main__ import main as sandbox_main
+
+    assert sandbox_main(argv) == exit_code
+    assert "replay" in "".join(capsys.readouterr())
