@@ -1,0 +1,401 @@
+"""statemachine/remediation.asl.json against template.yaml, botocore's IoT model and the planner (C19-C25, C28)."""
+
+import json
+import math
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import jsonata
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from audit_remediator.models.plan import FindingWindow, FindingWindowPlan
+from audit_remediator.planner import window_batches
+from tools.sam_template import load
+
+ASL_PATH = Path(__file__).resolve().parents[2] / "statemachine" / "remediation.asl.json"
+ASL_TEXT = ASL_PATH.read_text(encoding="utf-8")
+ASL: dict[str, Any] = json.loads(ASL_TEXT)
+TEMPLATE = load()
+MACHINE = TEMPLATE["Resources"]["RemediationStateMachine"]["Properties"]
+PARAMETERS = TEMPLATE["Parameters"]
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
+IOT_TASK = "arn:aws:states:::aws-sdk:iot:"
+MAX_HISTORY_EVENTS = 25_000
+# History events Step Functions writes per state, per Map iteration and per retried attempt.
+EVENTS = {"Pass": 2, "Choice": 2, "Wait": 2, "Task": 5, "Map": 4, "Succeed": 2, "Fail": 1}
+EVENTS_PER_MAP_ITERATION = 2
+EVENTS_PER_RETRY = 3
+IOT_MODEL = botocore.session.get_session().get_service_model("iot")
+
+
+def scopes(states: dict[str, Any] = ASL["States"]) -> Iterator[dict[str, Any]]:
+    """The top-level States and every Map's ItemProcessor States, each a scope of its own."""
+    yield states
+    for state in states.values():
+        if state["Type"] == "Map":
+            yield from scopes(state["ItemProcessor"]["States"])
+
+
+def all_states() -> Iterator[tuple[str, dict[str, Any]]]:
+    for states in scopes():
+        yield from states.items()
+
+
+def transitions(state: dict[str, Any]) -> list[str]:
+    targets = [state["Next"]] if "Next" in state else []
+    targets += [choice["Next"] for choice in state.get("Choices", [])]
+    targets += [state["Default"]] if "Default" in state else []
+    targets += [catcher["Next"] for catcher in state.get("Catch", [])]
+    return targets
+
+
+def iot_operation(state: dict[str, Any]) -> Any:
+    action = state["Resource"].removeprefix(IOT_TASK)
+    return IOT_MODEL.operation_model(action[:1].upper() + action[1:])
+
+
+def iot_tasks() -> list[tuple[str, dict[str, Any]]]:
+    return [(name, s) for name, s in all_states() if s.get("Resource", "").startswith(IOT_TASK)]
+
+
+def substituted(text: str, overrides: dict[str, Any] | None = None) -> str:
+    """The ASL text as CloudFormation deploys it with the parameters' defaults (plus overrides)."""
+    values = {name: str(parameter.get("Default", "")) for name, parameter in PARAMETERS.items()}
+    values |= {"MitigationActionNamePrefix": "iot-audit-remediator-"} | (overrides or {})
+    return PLACEHOLDER.sub(lambda match: str(values[match.group(1)]), text)
+
+
+def expression(text: str, overrides: dict[str, Any] | None = None) -> jsonata.Jsonata:
+    return jsonata.Jsonata(substituted(text, overrides).removeprefix("{%").removesuffix("%}").strip())
+
+
+def task_processor() -> dict[str, Any]:
+    processor: dict[str, Any] = ASL["States"]["Run mitigation tasks"]["ItemProcessor"]["States"]
+    return processor
+
+
+def test_the_workflow_is_standard_and_jsonata() -> None:
+    # C28: EXPRESS has no redrive, no 1-year history and at-least-once semantics; the template must say STANDARD.
+    assert MACHINE["Type"] == "STANDARD"
+    assert ASL["QueryLanguage"] == "JSONata"
+    assert 0 < ASL["TimeoutSeconds"] <= 86_400
+
+
+def test_placeholders_are_exactly_the_template_substitutions() -> None:
+    assert set(PLACEHOLDER.findall(ASL_TEXT)) == set(MACHINE["DefinitionSubstitutions"])
+
+
+def test_every_transition_names_a_state_of_its_scope_and_every_state_is_reachable() -> None:
+    for states in scopes():
+        start = next(
+            (
+                p["StartAt"]
+                for _, s in all_states()
+                if s["Type"] == "Map"
+                for p in [s["ItemProcessor"]]
+                if p["States"] is states
+            ),
+            ASL["StartAt"],
+        )
+        assert start in states
+        seen, todo = set(), [start]
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            for target in transitions(states[name]):
+                assert target in states, f"{name} -> {target}: no such state in its scope"
+                todo.append(target)
+        assert seen == set(states), f"unreachable: {set(states) - seen}"
+        for name, state in states.items():
+            ends = state.get("End") is True or state["Type"] in {"Choice", "Succeed", "Fail"}
+            assert ends != ("Next" in state), f"{name} needs exactly one of Next or End"
+
+
+def test_iot_retriers_and_catchers_name_real_iot_errors_of_their_operation() -> None:
+    # C19: an unprefixed ThrottlingException never matches; Step Functions names aws-sdk errors Iot.<Name>.
+    assert iot_tasks()
+    for name, state in iot_tasks():
+        errors = {f"Iot.{shape.name}" for shape in iot_operation(state).error_shapes}
+        for rule in state.get("Retry", []) + state.get("Catch", []):
+            for error in rule["ErrorEquals"]:
+                if error.startswith("States."):
+                    assert error == "States.Timeout", f"{name}: {error} would retry or catch too much"
+                    continue
+                assert error in errors, f"{name}: {error} is not an error of {iot_operation(state).name}"
+
+
+def test_iot_retriers_back_off_with_full_jitter_and_bounded_attempts() -> None:
+    for name, state in iot_tasks():
+        assert state.get("Retry"), f"{name} has no retrier"
+        for retrier in state["Retry"]:
+            assert retrier["JitterStrategy"] == "FULL", name
+            assert retrier["BackoffRate"] >= 2, name
+            assert 1 <= retrier["MaxAttempts"] <= 10, name
+            assert retrier["IntervalSeconds"] <= retrier["MaxDelaySeconds"] <= 300, name
+
+
+def test_invalid_request_is_never_retried_and_limit_exceeded_waits_longer() -> None:
+    # C20, C21
+    start = task_processor()["Start mitigation task"]
+    retried = {error for retrier in start["Retry"] for error in retrier["ErrorEquals"]}
+    assert "Iot.InvalidRequestException" not in retried
+    assert not retried & {"States.ALL", "States.TaskFailed"}
+    assert {
+        "Iot.ThrottlingException",
+        "Iot.InternalFailureException",
+        "Iot.LimitExceededException",
+    } <= retried
+    for _, state in iot_tasks():
+        for retrier in state.get("Retry", []):
+            assert not set(retrier["ErrorEquals"]) & {
+                "States.ALL",
+                "States.TaskFailed",
+                "Iot.InvalidRequestException",
+            }
+
+    def longest_wait(error: str) -> float:
+        retrier = next(r for r in start["Retry"] if error in r["ErrorEquals"])
+        return sum(
+            min(retrier["IntervalSeconds"] * retrier["BackoffRate"] ** attempt, retrier["MaxDelaySeconds"])
+            for attempt in range(retrier["MaxAttempts"])
+        )
+
+    assert longest_wait("Iot.LimitExceededException") >= 10 * longest_wait("Iot.ThrottlingException")
+    caught = {error for catcher in start["Catch"] for error in catcher["ErrorEquals"]}
+    assert caught == {"Iot.TaskAlreadyExistsException", "Iot.InvalidRequestException"}
+
+
+def test_every_catcher_keeps_the_error_and_its_cause() -> None:
+    catchers = [catcher for _, state in all_states() for catcher in state.get("Catch", [])]
+    assert catchers
+    for catcher in catchers:
+        kept = json.dumps([catcher.get("Output"), catcher.get("Assign")])
+        assert "$states.errorOutput" in kept, catcher
+
+
+def test_task_already_exists_leads_only_to_describing_that_task() -> None:
+    # C18: never a new task id - the only states after the catch describe, compare, wait or record.
+    processor = task_processor()
+    catcher = next(
+        c
+        for c in processor["Start mitigation task"]["Catch"]
+        if "Iot.TaskAlreadyExistsException" in c["ErrorEquals"]
+    )
+    describe = processor[catcher["Next"]]
+    assert describe["Resource"] == IOT_TASK + "describeAuditMitigationActionsTask"
+    assert describe["Arguments"] == {"TaskId": "{% $job.task.taskId %}"}
+    after = processor[describe["Next"]]
+    assert {c["Next"] for c in after["Choices"]} | {after["Default"]} == {
+        "Wait for mitigation task",
+        "Record task outcome",
+    }
+
+
+def poll_loop() -> list[str]:
+    """The states of the status loop: those on a path from the poll wait back to it."""
+    processor = task_processor()
+    start = "Wait for mitigation task"
+    loop, path = set(), [start]
+
+    def walk(name: str, trail: list[str]) -> None:
+        for target in transitions(processor[name]):
+            if target == start:
+                loop.update(trail)
+            elif target not in trail:
+                walk(target, [*trail, target])
+
+    walk(start, path)
+    return sorted(loop)
+
+
+def max_polls() -> int:
+    finished = task_processor()["Mitigation task finished?"]
+    bounds = [int(m) for c in finished["Choices"] for m in re.findall(r"\$polls >= (\d+)", c["Condition"])]
+    assert len(bounds) == 1, "the poll loop must be bounded by exactly one counter condition"
+    return bounds[0]
+
+
+def retries(state: dict[str, Any]) -> int:
+    return sum(retrier["MaxAttempts"] for retrier in state.get("Retry", []))
+
+
+def test_a_task_that_never_ends_stays_far_below_the_history_limit() -> None:
+    # C22: iterations x events per iteration, from the ASL itself.
+    processor = task_processor()
+    loop = poll_loop()
+    assert loop == ["Mitigation task finished?", "Read mitigation task status", "Wait for mitigation task"]
+    per_iteration = sum(EVENTS[processor[name]["Type"]] for name in loop)
+    per_iteration_retrying = per_iteration + sum(EVENTS_PER_RETRY * retries(processor[name]) for name in loop)
+    findings_map = processor["List failed finding executions"]
+    listing = EVENTS["Map"] + 25 * (
+        EVENTS_PER_MAP_ITERATION
+        + sum(EVENTS[s["Type"]] for s in findings_map["ItemProcessor"]["States"].values())
+    )
+    straight = sum(
+        EVENTS[processor[name]["Type"]]
+        for name in (
+            "Prepare mitigation task",
+            "Dry run or enforce?",
+            "Start mitigation task",
+            "Describe existing task",
+            "Same task as planned?",
+            "Record task outcome",
+        )
+    )
+    per_task = EVENTS_PER_MAP_ITERATION + straight + listing + max_polls() * per_iteration
+    # Every retrier exhausted on every call (the last attempt then succeeding or caught).
+    retried = sum(
+        retries(processor[name])
+        for name in ("Start mitigation task", "Describe existing task", "Record task outcome")
+    )
+    listed = next(iter(findings_map["ItemProcessor"]["States"].values()))
+    per_task_retrying = (
+        per_task
+        + EVENTS_PER_RETRY * (retried + 25 * retries(listed))
+        + max_polls() * (per_iteration_retrying - per_iteration)
+    )
+
+    assert per_iteration == 9
+    assert per_task <= 1_000, per_task
+    assert per_task_retrying <= 2_500, per_task_retrying
+
+    # The most tasks one execution runs: a finding window at its cap, 25 findings per task.
+    window_cap = int(re.search(r"\$min\(\[\$states\.input\.maxResources, (\d+)\]\)", ASL_TEXT).group(1))
+    tasks = math.ceil(window_cap / 25)
+    top_level = 100 + 2 * EVENTS["Task"] * math.ceil(window_cap / 100)
+    assert tasks * per_task + top_level <= MAX_HISTORY_EVENTS // 2
+    assert tasks * per_task_retrying + top_level < MAX_HISTORY_EVENTS
+
+
+def poll_waits(initial: int, maximum: int, polls: int) -> list[int]:
+    wait = expression(
+        task_processor()["Wait for mitigation task"]["Seconds"],
+        {
+            "PollInitialWaitSeconds": initial,
+            "PollMaxWaitSeconds": maximum,
+        },
+    )
+    return [int(wait.evaluate(None, {"polls": k})) for k in range(polls)]
+
+
+@pytest.mark.parametrize(("initial", "maximum"), [(15, 300), (1, 3600), (60, 60), (300, 15)])
+def test_poll_waits_double_up_to_the_cap(initial: int, maximum: int) -> None:
+    assert poll_waits(initial, maximum, 12) == [min(maximum, initial * 2**k) for k in range(12)]
+
+
+def polls_to_see(task_seconds: int, initial: int, maximum: int) -> int:
+    elapsed, polls = 0, 0
+    for wait in poll_waits(initial, maximum, max_polls()):
+        elapsed, polls = elapsed + wait, polls + 1
+        if elapsed >= task_seconds:
+            return polls
+    return polls
+
+
+def test_the_poll_schedule_with_the_template_defaults() -> None:
+    initial = int(PARAMETERS["PollInitialWaitSeconds"]["Default"])
+    maximum = int(PARAMETERS["PollMaxWaitSeconds"]["Default"])
+    # 15, 30, 60, 120, 240 s, then every 300 s: the cap sets the pace of long tasks.
+    assert [polls_to_see(minutes * 60, initial, maximum) for minutes in (1, 10, 60)] == [3, 6, 16]
+    # The longest task followed to its end with the defaults: about 3 hours.
+    assert sum(poll_waits(initial, maximum, max_polls())) >= 3 * 3600
+
+
+def window_plan(prefix: str, finding_ids: list[str]) -> FindingWindowPlan:
+    return FindingWindowPlan(
+        account_id="123456789012",
+        audit_task_id="a" * 32,
+        rules_version="db8c21dd2cb7",
+        remediation_mode="Enforce",
+        window=FindingWindow(inbox_key="INBOX#x", closes_at=0, seconds=300),
+        check="DEVICE_CERTIFICATE_EXPIRING_CHECK",
+        mode="enforce",
+        max_resources=None,
+        audit_check_to_actions_mapping={
+            "DEVICE_CERTIFICATE_EXPIRING_CHECK": ["stack-PublishFindingToReportsAction"]
+        },
+        task_id_prefix=prefix,
+        client_request_token_prefix="t" + prefix[:39],
+    )
+
+
+FINDING_ID = st.text(alphabet="abcdefABCDEF0123456789-_", min_size=1, max_size=40)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    finding_ids=st.lists(FINDING_ID, min_size=1, max_size=120),
+    prefix=st.from_regex(r"[a-zA-Z0-9_-]{1,60}", fullmatch=True),
+)
+def test_window_batches_in_jsonata_match_the_planner(finding_ids: list[str], prefix: str) -> None:
+    # C24: the same sorted batches of at most 25 with ids <prefix>-<i> as planner.window_batches.
+    plan = window_plan(prefix, finding_ids)
+    batches = expression(ASL["States"]["Plan window tasks"]["Output"]).evaluate(
+        None, {"states": {"input": plan.model_dump(by_alias=True)}, "findingIds": finding_ids}
+    )
+    expected = [
+        task.model_dump(by_alias=True, exclude_none=True) for task in window_batches(plan, finding_ids)
+    ]
+    assert batches["tasks"] == expected
+    assert all(len(task["target"]["findingIds"]) <= 25 for task in batches["tasks"])
+
+
+def outcome(status: str, mode: str = "enforce", **counts: int) -> dict[str, Any]:
+    statistics = {"total": sum(counts.values())} | {
+        key: counts.get(key, 0) for key in ("succeeded", "failed", "skipped", "canceled")
+    }
+    return {
+        "taskId": f"task-{status}",
+        "mode": mode,
+        "checks": ["C"],
+        "status": status,
+        "statistics": {"C": statistics},
+    }
+
+
+DRY = {"taskId": "dry", "mode": "dry-run", "checks": ["C"], "status": "DRY_RUN", "request": {"TaskId": "dry"}}
+CAPPED = [{"check": "C", "affectedResources": 40, "maxResources": 25, "actions": ["a"]}]
+
+
+@pytest.mark.parametrize(
+    ("results", "capped", "result"),
+    [
+        ([outcome("COMPLETED", succeeded=3)], [], "full-success"),
+        ([outcome("COMPLETED", succeeded=3), DRY], [], "full-success"),
+        ([], [], "full-success"),
+        ([outcome("COMPLETED", succeeded=3, skipped=1)], [], "partial"),
+        ([outcome("FAILED", succeeded=2, failed=1)], [], "partial"),
+        ([outcome("CANCELED", succeeded=1, canceled=2)], [], "partial"),
+        ([outcome("COMPLETED", succeeded=3)], CAPPED, "partial"),
+        ([outcome("FAILED", failed=3)], [], "failed"),
+        ([outcome("CANCELED", canceled=3)], [], "failed"),
+        ([{"taskId": "r", "mode": "enforce", "checks": ["C"], "status": "REJECTED"}], [], "failed"),
+        ([], CAPPED, "failed"),
+    ],
+)
+def test_the_report_tells_full_success_partial_and_failure_apart(
+    results: list[dict[str, Any]], capped: list[dict[str, Any]], result: str
+) -> None:
+    # C23
+    summary = expression(ASL["States"]["Summarize results"]["Output"]).evaluate(
+        None,
+        {
+            "states": {"input": {"results": results}, "context": {"Execution": {"Id": "arn"}}},
+            "capped": capped,
+            "skipped": {},
+            "auditTaskId": "a",
+            "rulesVersion": "v",
+            "planKind": "audit",
+            "remediationMode": "Enforce",
+        },
+    )
+    assert summary["result"] == result
+    assert all("request" not in task for task in summary["tasks"])
+    assert [task["request"] for task in summary["dryRun"]] == [r["request"] for r in results if r is DRY]
