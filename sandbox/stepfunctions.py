@@ -20,6 +20,7 @@ import re
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -57,26 +58,44 @@ class AwsSdkParameterError(Exception):
 
 
 class _BindingStore:
-    """Values bound to `$__sbv_<digest>` placeholders; snapshots, keyed by content."""
+    """Values bound to `$__sbv_<digest>` placeholders: JSON snapshots, keyed by content.
 
-    def __init__(self) -> None:
-        self._values: dict[str, str] = {}
+    Bounded, least recently used first out. Every evaluation of an execution reads its variables'
+    placeholders, so the ones still in use stay recent; `$states` snapshots are used once."""
+
+    def __init__(self, max_bytes: int = 256 * 1024 * 1024) -> None:
+        self._values: OrderedDict[str, str] = OrderedDict()
+        self._bytes = 0
+        self._max_bytes = max_bytes
         self._lock = threading.Lock()
 
     def put(self, encoded: str) -> str:
         name = _PLACEHOLDER_PREFIX + hashlib.sha1(encoded.encode(), usedforsecurity=False).hexdigest()
         with self._lock:
+            if name in self._values:
+                self._values.move_to_end(name)
+                return name
             self._values[name] = encoded
+            self._bytes += len(encoded)
+            while self._bytes > self._max_bytes and len(self._values) > 1:
+                _, evicted = self._values.popitem(last=False)
+                self._bytes -= len(evicted)
         return name
 
     def get(self, name: str) -> Any:
         with self._lock:
-            encoded = self._values[name]
+            encoded = self._values.get(name)
+            if encoded is None:
+                raise JsonataEvaluationError(
+                    f"sandbox: the value bound to ${name} was evicted from the binding store"
+                )
+            self._values.move_to_end(name)
         return json.loads(encoded)
 
     def clear(self) -> None:
         with self._lock:
             self._values.clear()
+            self._bytes = 0
 
 
 _BINDINGS = _BindingStore()

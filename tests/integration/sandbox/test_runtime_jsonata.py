@@ -197,3 +197,18 @@ def test_wait_states_run_on_sandbox_time(sb: Sandbox, workflows: Workflows) -> N
     assert result.status == "SUCCEEDED", result.get("cause")
     assert 0.6 <= elapsed < 10
     assert (sb.clock.now() - before).total_seconds() >= 600
+
+
+def test_the_binding_store_keeps_what_is_read_and_evicts_the_oldest() -> None:
+    from sandbox.stepfunctions import JsonataEvaluationError, _BindingStore
+
+    store = _BindingStore(max_bytes=30)
+    variable = store.put('{"assigned": 1}')
+    once = store.put('{"state": 1}')
+    store.get(variable)
+
+    store.put('{"state": 2}')
+
+    assert store.get(variable) == {"assigned": 1}
+    with pytest.raises(JsonataEvaluationError, match="evicted"):
+        store.get(once)
