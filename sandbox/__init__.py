@@ -196,12 +196,11 @@ class Sandbox:
 
         if self._open:
             raise RuntimeError("the sandbox is already open")
+        # Every hook goes into botocore's BUILTIN_HANDLERS before the session the clients come from.
+        faults.install_hooks()
+        emulator_class = self._emulator_class() if self._want_emulator else None
         self._isolate_environment()
-        self._mock = mock_aws(
-            config={
-                "stepfunctions": {"execute_state_machine": True},
-            }
-        )
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         self._open = True
         boto3.DEFAULT_SESSION = _default_session(self.region)
@@ -210,7 +209,11 @@ class Sandbox:
             self.stepfunctions.install()
             self.lambdas.install()
             _install_execution_events(self)
-            self.emulator = self._start_emulator() if self._want_emulator else None
+            if emulator_class is not None:
+                self.emulator = emulator_class(
+                    clock=self.clock, account_id=self.account_id, region=self.region, **self._emulator_options
+                )
+                self.emulator.install()
         except BaseException:
             self.close()
             raise
@@ -252,17 +255,14 @@ class Sandbox:
             else:
                 os.environ[name] = value
 
-    def _start_emulator(self) -> Any:
+    @staticmethod
+    def _emulator_class() -> Any:
         try:
             from sandbox.device_defender import DeviceDefenderEmulator
         except ImportError as error:
             LOG.warning("Device Defender emulator unavailable: %s", error)
             return None
-        emulator = DeviceDefenderEmulator(
-            clock=self.clock, account_id=self.account_id, region=self.region, **self._emulator_options
-        )
-        emulator.install()
-        return emulator
+        return DeviceDefenderEmulator
 
     # --- the stack --------------------------------------------------------------------------------
 

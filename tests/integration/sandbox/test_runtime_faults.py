@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 
 import pytest
@@ -9,6 +12,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from sandbox import Sandbox
+from tests.conftest import ROOT
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/mitigation"
 NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
@@ -154,3 +158,40 @@ def test_faults_need_something_to_inject(sb: Sandbox) -> None:
         sb.faults.add("iot", "ListThingGroups")
     with pytest.raises(ValueError, match="times"):
         sb.faults.add("iot", "ListThingGroups", error="ThrottlingException", times=0)
+
+
+FIRST_SANDBOX = """
+import json, boto3
+from botocore.exceptions import ClientError
+from sandbox import Sandbox
+
+with Sandbox() as sb:
+    sb.faults.add("iot", "ListMitigationActions", error="ThrottlingException", times=1)
+    client = boto3.client("iot", config=__import__("botocore.config").config.Config(retries={"total_max_attempts": 1}))
+    try:
+        client.list_mitigation_actions()
+        outcome = "no fault"
+    except ClientError as error:
+        outcome = error.response["Error"]["Code"]
+    emulated = client.list_mitigation_actions()["actionIdentifiers"]
+    print(json.dumps({"outcome": outcome, "emulated": emulated, "logged": [c.outcome for c in sb.calls]}))
+"""
+
+
+def test_the_first_sandbox_of_a_process_has_its_hooks_on_the_default_session() -> None:
+    # In-process tests open sandboxes after others did; only a fresh interpreter shows the first one.
+    completed = subprocess.run(
+        [sys.executable, "-c", FIRST_SANDBOX],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout.splitlines()[-1]) == {
+        "outcome": "ThrottlingException",
+        "emulated": [],
+        "logged": ["ThrottlingException", "ok"],
+    }
