@@ -429,9 +429,10 @@ class Sandbox:
         return f"arn:aws:states:{self.region}:{self.account_id}:stateMachine:{state_machine}"
 
     def _executions(self) -> list[Any]:
-        from moto.stepfunctions.models import stepfunctions_backends
+        # With execute_state_machine, moto serves Step Functions from the interpreter's backend.
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-        backend = stepfunctions_backends[self.account_id][self.region]
+        backend = stepfunctions_parser_backends[self.account_id][self.region]
         return [execution for machine in backend.state_machines for execution in machine.executions]
 
     def _stop_executions(self) -> None:

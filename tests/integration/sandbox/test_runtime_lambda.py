@@ -180,3 +180,28 @@ def test_a_delivery_that_succeeds_on_retry_sends_nothing_to_the_queue(sb: Sandbo
     assert [(i.attempt, i.succeeded) for i in sb.lambdas.invocations] == [(1, False), (2, True)]
     queue = sb.client("sqs").receive_message(QueueUrl=echo_stack["FailureQueue"])
     assert "Messages" not in queue
+
+
+def test_settle_waits_for_running_executions_and_close_aborts_them(sb: Sandbox, echo_stack: Stack) -> None:
+    # Given an execution that waits five minutes of sandbox time (0.3 s real) and one that is left running
+    sfn = sb.client("stepfunctions")
+    machine = sb.client("stepfunctions").create_state_machine(
+        name="waiter",
+        definition=json.dumps(
+            {"StartAt": "W", "States": {"W": {"Type": "Wait", "SecondsPath": "$.s", "End": True}}}
+        ),
+        roleArn=echo_stack.get_att("EchoWorkflowRole", "Arn"),
+    )["stateMachineArn"]
+    short = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"s": 300}))["executionArn"]
+
+    # When the sandbox settles
+    sb.settle()
+
+    # Then the execution had ended by then
+    assert sfn.describe_execution(executionArn=short)["status"] == "SUCCEEDED"
+    long = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"s": 10**7}))["executionArn"]
+    assert sb.running_executions() == [long]
+    with pytest.raises(TimeoutError, match="executions running"):
+        sb.settle(timeout=0.2)
+    sb.close()
+    assert sb.running_executions() == []
