@@ -17,7 +17,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
@@ -223,19 +223,24 @@ class Sandbox:
 
         if not self._open:
             return
-        try:
-            self._stop_executions()
-            self.lambdas.close()
-            if self.emulator is not None:
-                self.emulator.uninstall()
-            _uninstall_execution_events()
-            self.stepfunctions.uninstall()
-        finally:
-            faults.deactivate()
-            self._clients.clear()
-            self._mock.stop()
-            self._restore_environment()
-            self._open = False
+        # Every step runs even if one fails: a patch left installed would act in the next sandbox.
+        steps: list[Callable[[], None]] = [self._stop_executions, self.lambdas.close]
+        if self.emulator is not None:
+            steps.append(self.emulator.uninstall)
+        steps += [_uninstall_execution_events, self.stepfunctions.uninstall, faults.deactivate]
+        errors: list[BaseException] = []
+        for step in steps:
+            try:
+                step()
+            except Exception as error:
+                LOG.exception("closing the sandbox: %s failed", getattr(step, "__name__", step))
+                errors.append(error)
+        self._open = False
+        self._clients.clear()
+        self._mock.stop()
+        self._restore_environment()
+        if errors:
+            raise errors[0]
 
     def _isolate_environment(self) -> None:
         values = {**_ISOLATED_ENVIRONMENT, "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region}
@@ -514,7 +519,7 @@ def target_input(target: Mapping[str, Any], event: Mapping[str, Any]) -> Any:
 
 def _deliver_to_other_targets(sandbox: Sandbox, rule: Any, event: Mapping[str, Any]) -> None:
     """The targets moto's EventBridge does not deliver to: SNS topics, functions, state machines."""
-    if not rule.event_pattern.matches_event(event):
+    if not sandbox._open or not rule.event_pattern.matches_event(event):
         return
     for target in rule.targets:
         service = str(target["Arn"]).split(":")[2]
@@ -557,6 +562,8 @@ def _install_execution_events(sandbox: Sandbox) -> None:
 
     def terminated(communication: Any) -> None:
         original(communication)
+        if not sandbox._open:
+            return
         try:
             with sandbox.calls.pause():
                 _put_status_change_event(sandbox, communication.execution)

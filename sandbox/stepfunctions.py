@@ -285,6 +285,7 @@ class StepFunctionsRuntime:
         self._install_time_scaling()
         self._install_execution_names()
         self._install_parse_cache()
+        self._install_assign_after_output()
 
     def uninstall(self) -> None:
         for patch in reversed(self._patches):
@@ -363,6 +364,45 @@ class StepFunctionsRuntime:
         self._patch(task_class, "_eval_service_task", _eval_service_task)
         self._patch(task_class, "_from_error", _from_error)
 
+    def _install_assign_after_output(self) -> None:
+        """Step Functions evaluates a state's Assign and Output side by side: both see the variables as
+        they were when the state was entered, and the assignments take effect when it exits. moto sets
+        the variables first, so an Output (or a later Assign binding) saw the new values."""
+        from moto.stepfunctions.parser.asl.component.common.assign.assign_decl import AssignDecl
+        from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
+
+        original_assign = AssignDecl.__dict__["_eval_body"]
+        original_state = CommonStateField.__dict__["_eval_body"]
+        original_exit = CommonStateField.__dict__["_get_state_exited_event_details"]
+
+        def assign(declaration: Any, env: Any) -> None:
+            pending: dict[str, Any] | None = getattr(env, _PENDING_ASSIGNMENTS, None)
+            if pending is None:
+                original_assign(declaration, env)
+                return
+            values: dict[str, Any] = {}
+            for binding in declaration.declaration_bindings:
+                binding.eval(env=env)
+                values.update(env.stack.pop())
+            pending.update(values)
+
+        def state_body(state: Any, env: Any) -> None:
+            outer = getattr(env, _PENDING_ASSIGNMENTS, None)
+            setattr(env, _PENDING_ASSIGNMENTS, {})
+            try:
+                original_state(state, env)
+            finally:
+                _apply_pending_assignments(env)
+                setattr(env, _PENDING_ASSIGNMENTS, outer)
+
+        def exited(state: Any, env: Any) -> Any:
+            _apply_pending_assignments(env)
+            return original_exit(state, env)
+
+        self._patch(AssignDecl, "_eval_body", assign)
+        self._patch(CommonStateField, "_eval_body", state_body)
+        self._patch(CommonStateField, "_get_state_exited_event_details", exited)
+
     def _install_parse_cache(self) -> None:
         from moto.stepfunctions.parser.asl.parse import asl_parser
         from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
@@ -413,6 +453,19 @@ class StepFunctionsRuntime:
 
         self._patch(wait_function.WaitFunction, "_wait_interval", _wait_interval)
         self._patch(retrier_decl, "time", _ScaledTime(self.scaled))
+
+
+_PENDING_ASSIGNMENTS: Final = "_sandbox_pending_assignments"
+
+
+def _apply_pending_assignments(env: Any) -> None:
+    pending: dict[str, Any] | None = getattr(env, _PENDING_ASSIGNMENTS, None)
+    if not pending:
+        return
+    values = dict(pending)
+    pending.clear()
+    for identifier, value in values.items():
+        env.variable_store.set(variable_identifier=identifier, variable_value=value)
 
 
 class _ScaledTime:

@@ -212,3 +212,43 @@ def test_the_binding_store_keeps_what_is_read_and_evicts_the_oldest() -> None:
     assert store.get(variable) == {"assigned": 1}
     with pytest.raises(JsonataEvaluationError, match="evicted"):
         store.get(once)
+
+
+def test_assign_and_output_of_a_state_both_see_the_variables_as_they_were_on_entry(
+    workflows: Workflows,
+) -> None:
+    # Given a state that resets a list it also reports, and appends to it from the same old value
+    definition = jsonata(
+        {
+            "Start": {"Type": "Pass", "Assign": {"ids": ["a", "b"], "count": 1}, "Next": "Drain"},
+            "Drain": {
+                "Type": "Pass",
+                "Assign": {"ids": [], "count": "{% $count + 1 %}", "previous": "{% $count %}"},
+                "Output": {"drained": "{% $ids %}", "count": "{% $count %}"},
+                "Next": "After",
+            },
+            "After": {
+                "Type": "Pass",
+                "Output": {
+                    "ids": "{% $ids %}",
+                    "count": "{% $count %}",
+                    "previous": "{% $previous %}",
+                    "input": "{% $states.input %}",
+                },
+                "End": True,
+            },
+        }
+    )
+
+    result = workflows.run(definition)
+
+    # Then the Output used the values from before the state's Assign, which took effect afterwards
+    assert result.status == "SUCCEEDED", result.get("cause")
+    assert result.output_json == {
+        "ids": [],
+        "count": 2,
+        "previous": 1,
+        "input": {"drained": ["a", "b"], "count": 1},
+    }
+    exited = [e for e in result.history if e["type"] == "PassStateExited"]
+    assert set(exited[1]["stateExitedEventDetails"]["assignedVariables"]) == {"ids", "count", "previous"}
