@@ -64,6 +64,9 @@ replay: $(VENV)/.synced ## run EVENT=events/... through the real handler in the 
 	@test -n "$(EVENT)" || { echo "usage: make -s replay EVENT=events/audit_events/<case>.json [MODE=DryRun]" >&2; exit 2; }
 	@$(PY) -m sandbox replay --mode "$(MODE)" "$(EVENT)"
 
+demo: $(VENV)/.synced ## deploy into the sandbox, audit the workshop fleet, show what the workflow changed
+	$(PY) -m sandbox demo
+
 bench: $(VENV)/.synced ## benchmarks (figures on stdout, JSON under bench/results/)
 	$(PY) -m bench
 

@@ -10,6 +10,7 @@ USAGE = """usage: python -m sandbox <command> [arguments]
 commands:
   replay [--mode Enforce|DryRun] <event.json>   run one event through AuditEventsFunction in a fresh sandbox
   audit ...                                     the Device Defender emulator's audit command (see: audit --help)
+  demo                                          audit the workshop fleet and watch the workflow remediate it
 """
 
 
@@ -25,7 +26,13 @@ def _audit(argv: Sequence[str]) -> int:
     return int(main(list(argv)) or 0)
 
 
-COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {"replay": _replay, "audit": _audit}
+def _demo(argv: Sequence[str]) -> int:
+    from sandbox.demo import main
+
+    return main(argv)
+
+
+COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {"replay": _replay, "audit": _audit, "demo": _demo}
 
 
 def main(argv: Sequence[str]) -> int:

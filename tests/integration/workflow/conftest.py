@@ -88,6 +88,15 @@ class Workflow:
             time.sleep(0.005)
         return self.sb.wait_for_execution(execution_arn)
 
+    def executions(self) -> list[str]:
+        """The ARNs of every execution of the stack's state machine so far."""
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        backend = stepfunctions_parser_backends[self.sb.account_id][self.sb.region]
+        return [
+            e.exec_arn for e in backend._get_executions() if e.state_machine_arn == self.state_machine_arn
+        ]
+
     def run(self, plan: Mapping[str, Any], name: str | None = None, timeout: float = 60.0) -> ExecutionResult:
         return self.wait(self.start(plan, name), timeout)
 

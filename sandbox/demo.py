@@ -1,0 +1,292 @@
+"""`python -m sandbox demo` (`make demo`): the whole loop on the Device Defender workshop fleet.
+
+Deploys template.yaml into a fresh sandbox with RemediationMode=Enforce, seeds the workshop fleet (two
+sensors sharing one certificate under an allow-everything policy, logging off, one healthy sensor), runs
+the stack's scheduled audit and lets its completion notification go SNS -> AuditEventsFunction ->
+RemediationStateMachine. Prints the fleet before and after, the mitigation tasks and the report that
+reached RemediationReportsTopic. Exit status 1 if an expected change did not happen (or an unexpected
+one did), 0 otherwise. The handler's own logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+from sandbox.replay import stdout_to_stderr
+
+TEMPLATE: Final = Path(__file__).resolve().parent.parent / "template.yaml"
+# Sandbox time runs 1000x faster: the audit, the 15 s status polls and the tasks take milliseconds.
+TIME_SCALE: Final = 0.001
+WAIT_SECONDS: Final = 45.0
+SHARED_CHECK: Final = "DEVICE_CERTIFICATE_SHARED_CHECK"
+POLICY_CHECK: Final = "IOT_POLICY_OVERLY_PERMISSIVE_CHECK"
+SHARED_DEVICES: Final = ("SensorDevice01", "SensorDevice02")
+_TERMINAL: Final = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+
+
+class DemoError(Exception):
+    """The demo could not run to its report."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    subject: str
+    name: str
+    value: str
+
+
+def fleet_settings(iot: Any, things: Sequence[str]) -> list[Setting]:
+    """What the report's reader cares about, per device and for the account, read through the IoT API."""
+    settings: list[Setting] = []
+    policies: dict[str, None] = {}
+    for thing in things:
+        [principal] = iot.list_thing_principals(thingName=thing)["principals"]
+        certificate_id = principal.rsplit("/", 1)[-1]
+        status = iot.describe_certificate(certificateId=certificate_id)["certificateDescription"]["status"]
+        groups = sorted(
+            g["groupName"] for g in iot.list_thing_groups_for_thing(thingName=thing)["thingGroups"]
+        )
+        settings.append(Setting(thing, f"certificate {certificate_id[:10]}", status))
+        settings.append(Setting(thing, "thing groups", ", ".join(groups) or "-"))
+        for policy in iot.list_attached_policies(target=principal)["policies"]:
+            policies[policy["policyName"]] = None
+    for policy in policies:
+        version = iot.get_policy(policyName=policy)["defaultVersionId"]
+        settings.append(Setting(f"policy {policy}", "default version", version))
+    try:
+        logging = iot.get_v2_logging_options()
+    except iot.exceptions.NotConfiguredException:
+        level = "not configured (off)"
+    else:
+        level = "DISABLED" if logging.get("disableAllLogs") else str(logging.get("defaultLogLevel"))
+    settings.append(Setting("account", "logging level", level))
+    return settings
+
+
+def table(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def before_after(before: list[Setting], after: list[Setting]) -> str:
+    now = {(s.subject, s.name): s.value for s in after}
+    rows = [("DEVICE / RESOURCE", "SETTING", "BEFORE", "AFTER", "")]
+    for setting in before:
+        value = now.get((setting.subject, setting.name), "?")
+        rows.append(
+            (setting.subject, setting.name, setting.value, value, "changed" if value != setting.value else "")
+        )
+    return table(rows)
+
+
+def task_lines(report: dict[str, Any]) -> str:
+    rows = [("TASK", "MODE", "STATUS", "CHECK", "SUCCEEDED", "FAILED", "SKIPPED", "CANCELED")]
+    for task in report["tasks"]:
+        statistics = task.get("statistics") or {check: {} for check in task["checks"]}
+        for check, counts in statistics.items():
+            rows.append(
+                (
+                    task["taskId"],
+                    task["mode"],
+                    task["status"],
+                    check,
+                    *(str(counts.get(key, "-")) for key in ("succeeded", "failed", "skipped", "canceled")),
+                )
+            )
+    return table(rows)
+
+
+@dataclass
+class DemoRun:
+    fleet: Any
+    before: list[Setting]
+    after: list[Setting]
+    report: dict[str, Any]
+    report_message: dict[str, Any]
+    audit_task_id: str
+    execution_status: str
+    seconds_to_report: float
+    quarantine_group: str
+
+
+def run_demo(template: Path = TEMPLATE) -> DemoRun:
+    from sandbox import Sandbox
+    from sandbox.faults import install_hooks
+    from sandbox.fleet import seed_fleet
+
+    # Sandbox.open() creates boto3's default session before registering the call-log hooks; registering
+    # them first keeps the sandbox's bookkeeping complete for every client (idempotent).
+    install_hooks()
+    with Sandbox(time_scale=TIME_SCALE) as sandbox:
+        parameters = {
+            "RemediationMode": "Enforce",
+            "ManageAccountAuditConfiguration": "true",
+            "LogLevel": "WARNING",
+        }
+        stack = sandbox.deploy(template, parameters=parameters)
+        iot = sandbox.client("iot")
+        reports = _subscribe_queue(sandbox, stack.physical_ids["RemediationReportsTopic"])
+        fleet = seed_fleet("workshop", emulator=sandbox.emulator, iot=iot)
+        things = list(fleet.things)
+        before = fleet_settings(iot, things)
+        audit_task_id = sandbox.emulator.run_scheduled_audit(stack.physical_ids["ScheduledAudit"])
+        notified_at = _wait_for(lambda: _notification_sent(sandbox, audit_task_id), "the audit notification")
+        execution = _wait_for(
+            lambda: _finished_execution(sandbox, stack, audit_task_id), "the remediation run"
+        )
+        message = _wait_for(lambda: _receive(sandbox, reports), "the report on RemediationReportsTopic")
+        seconds = time.monotonic() - notified_at
+        report = json.loads(execution["output"]) if execution.get("output") else {}
+        return DemoRun(
+            fleet=fleet,
+            before=before,
+            after=fleet_settings(iot, things),
+            report=report,
+            report_message=message,
+            audit_task_id=audit_task_id,
+            execution_status=str(execution["status"]),
+            seconds_to_report=seconds,
+            quarantine_group=stack.physical_ids["QuarantineThingGroup"],
+        )
+
+
+def _wait_for(probe: Callable[[], Any], what: str) -> Any:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        found = probe()
+        if found is not None:
+            return found
+        if time.monotonic() > deadline:
+            raise DemoError(f"no {what} after {WAIT_SECONDS:.0f} s")
+        time.sleep(0.01)
+
+
+def _notification_sent(sandbox: Any, audit_task_id: str) -> float | None:
+    sandbox.emulator.advance()
+    for published in sandbox.emulator.published:
+        if published.kind == "audit" and published.payload.get("taskId") == audit_task_id:
+            return time.monotonic()
+    return None
+
+
+def _finished_execution(sandbox: Any, stack: Any, audit_task_id: str) -> dict[str, Any] | None:
+    sfn = sandbox.client("stepfunctions")
+    arn = stack.physical_ids["RemediationStateMachine"]
+    for summary in sfn.list_executions(stateMachineArn=arn)["executions"]:
+        if audit_task_id in summary["name"] and summary["status"] in _TERMINAL:
+            described: dict[str, Any] = sfn.describe_execution(executionArn=summary["executionArn"])
+            return described
+    return None
+
+
+def _subscribe_queue(sandbox: Any, topic_arn: str) -> str:
+    sqs = sandbox.client("sqs")
+    queue_url: str = sqs.create_queue(QueueName="demo-remediation-reports")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sandbox.client("sns").subscribe(
+        TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    return queue_url
+
+
+def _receive(sandbox: Any, queue_url: str) -> dict[str, Any] | None:
+    messages = (
+        sandbox.client("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    )
+    for message in messages:
+        body: dict[str, Any] = json.loads(message["Body"])
+        if body.get("kind") == "remediation-report":
+            return body
+    return None
+
+
+def expectations(run: DemoRun) -> list[tuple[str, bool]]:
+    """The changes the workshop audit must lead to, and the one it must not."""
+    before = {(s.subject, s.name): s.value for s in run.before}
+    after = {(s.subject, s.name): s.value for s in run.after}
+    checks: list[tuple[str, bool]] = []
+    shared = {run.fleet.device(name).certificate_id for name in SHARED_DEVICES}
+    [certificate] = shared
+    for name in SHARED_DEVICES:
+        groups = after.get((name, "thing groups"), "").split(", ")
+        checks.append(
+            (f"{name} is in the quarantine group {run.quarantine_group}", run.quarantine_group in groups)
+        )
+    checks.append(
+        (
+            f"the shared certificate {certificate[:10]} is INACTIVE",
+            all(after.get((n, f"certificate {certificate[:10]}")) == "INACTIVE" for n in SHARED_DEVICES),
+        )
+    )
+    healthy = [t for t in run.fleet.things if t not in SHARED_DEVICES]
+    checks.append(
+        (
+            "healthy devices are untouched",
+            all(before.get(key) == after.get(key) for key in before if key[0] in healthy),
+        )
+    )
+    checks.append(("logging is enabled at ERROR", after.get(("account", "logging level")) == "ERROR"))
+    policies = [key for key in before if key[0].startswith("policy ")]
+    checks.append(
+        (
+            "the overly permissive policy is left as is (dry-run rule)",
+            bool(policies) and all(before[key] == after.get(key) for key in policies),
+        )
+    )
+    dry_run = [check for task in run.report_message.get("dryRun", []) for check in task["checks"]]
+    checks.append(("the report lists the policy check as a dry-run", POLICY_CHECK in dry_run))
+    checks.append(("the workflow succeeded", run.execution_status == "SUCCEEDED"))
+    checks.append(("the report says full-success", run.report_message.get("result") == "full-success"))
+    checks.append(("the report on the topic is the execution's output", run.report_message == run.report))
+    return checks
+
+
+def render(run: DemoRun, out: TextIO) -> bool:
+    print(
+        "IoT Audit Remediator demo: the Device Defender workshop fleet in the sandbox (RemediationMode=Enforce)",
+        file=out,
+    )
+    print(
+        f"\nAudit {run.audit_task_id} completed; its notification went SNS -> AuditEventsFunction -> workflow.\n",
+        file=out,
+    )
+    print("Fleet before and after", file=out)
+    print(before_after(run.before, run.after), file=out)
+    print("\nMitigation tasks", file=out)
+    print(task_lines(run.report), file=out)
+    print("\nReport published to RemediationReportsTopic", file=out)
+    print(json.dumps(run.report_message, indent=2), file=out)
+    print("\nExpected changes", file=out)
+    checks = expectations(run)
+    for description, held in checks:
+        print(f"  {'ok  ' if held else 'FAIL'} {description}", file=out)
+    ok = all(held for _, held in checks)
+    verdict = "every expected change happened" if ok else "SOME EXPECTED CHANGES DID NOT HAPPEN"
+    print(f"\n{verdict}; audit completion to report: {run.seconds_to_report:.2f} s", file=out)
+    return ok
+
+
+def main(argv: Sequence[str] = ()) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--template", type=Path, default=TEMPLATE, help="default: template.yaml")
+    arguments = parser.parse_args(list(argv))
+    with stdout_to_stderr() as out:
+        try:
+            run = run_demo(arguments.template)
+        except DemoError as error:
+            print(f"demo: {error}", file=sys.stderr)
+            return 1
+        return 0 if render(run, out) else 1

@@ -1,0 +1,167 @@
+"""Per-finding messages through the real handler and the real ASL: one execution per window, tasks of at
+most 25 finding ids (issue item 2, failure-mode C24)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from audit_remediator.models.plan import FindingWindowPlan
+from audit_remediator.planner import window_batches
+from sandbox import ExecutionResult
+from tests.integration.workflow.conftest import (
+    PARAMETERS,
+    TEMPLATE,
+    TIME_SCALE,
+    Workflow,
+    events_of,
+    open_sandbox,
+)
+
+EXPIRING = "DEVICE_CERTIFICATE_EXPIRING_CHECK"
+SHARED = "DEVICE_CERTIFICATE_SHARED_CHECK"
+WINDOW_SECONDS = 3600
+# The slowest 300 deliveries seen on a loaded 2-core machine took about 40 s.
+DELIVERY_MARGIN_SECONDS = 90
+
+
+@pytest.fixture(scope="module")
+def workflow() -> Iterator[Workflow]:
+    with open_sandbox(time_scale=TIME_SCALE) as sandbox:
+        stack = sandbox.deploy(TEMPLATE, parameters={**PARAMETERS, "FindingWindowSeconds": WINDOW_SECONDS})
+        yield Workflow(sandbox, stack)
+
+
+@pytest.fixture
+def held_windows(wf: Workflow, monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
+    """Holds every execution at its window wait until the test sets the event.
+
+    The handler's windows are on the wall clock, the sandbox's Wait states a thousand times faster, and a
+    delivery takes tens of milliseconds here instead of a few: without the hold the window would "close"
+    after a handful of deliveries. In production a window (300 s) dwarfs its deliveries.
+    """
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function import timestamp, wait_function
+
+    released = threading.Event()
+    scaled_wait = wait_function.WaitFunction.__dict__["_wait_interval"]
+
+    def hold_then_wait(function: Any, env: Any, wait_seconds: float) -> None:
+        if isinstance(function, timestamp.Timestamp):
+            released.wait(timeout=300)
+        scaled_wait(function, env, wait_seconds)
+
+    monkeypatch.setattr(wait_function.WaitFunction, "_wait_interval", hold_then_wait)
+    remaining = WINDOW_SECONDS - time.time() % WINDOW_SECONDS
+    if remaining < DELIVERY_MARGIN_SECONDS:
+        time.sleep(remaining + 1)
+    yield released
+    released.set()
+
+
+def deliver_findings(wf: Workflow, check: str, count: int) -> tuple[list[dict[str, Any]], list[str]]:
+    identifiers = [{"deviceCertificateId": f"{n:064x}"} for n in range(count)]
+    audit = wf.seed_audit({check: identifiers})
+    outcomes = [wf.deliver(wf.finding_notification(finding)) for finding in wf.findings(audit, check)]
+    return outcomes, audit.ids(check)
+
+
+def window_of(outcomes: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    [name] = {outcome["execution"]["name"] for outcome in outcomes}
+    return name, outcomes[0]["execution"]["input"]
+
+
+def report(result: ExecutionResult) -> dict[str, Any]:
+    assert result.status == "SUCCEEDED", (result.get("error"), result.get("cause"))
+    output: dict[str, Any] = result.output_json
+    return output
+
+
+def test_three_hundred_findings_of_one_window_become_twelve_tasks(
+    wf: Workflow, held_windows: threading.Event
+) -> None:
+    # Given 300 per-finding messages of one audit and one rule, delivered within one window
+    executions_before = set(wf.executions())
+    outcomes, finding_ids = deliver_findings(wf, EXPIRING, 300)
+    held_windows.set()
+
+    # When the window closes and its one execution runs
+    name, plan = window_of(outcomes)
+    result = wf.wait(wf.execution_arn(name))
+
+    # Then 12 tasks of at most 25 findings start, exactly the planner's batches, and nothing else
+    assert set(wf.executions()) - executions_before == {wf.execution_arn(name)}
+    expected = window_batches(FindingWindowPlan.model_validate(plan), finding_ids)
+    starts = wf.start_calls()
+    assert len(starts) == 12
+    sent = sorted((c.params["taskId"], c.params["clientRequestToken"], c.params["target"]) for c in starts)
+    planned = [t.model_dump(by_alias=True, exclude_none=True) for t in expected]
+    assert sent == sorted((t["taskId"], t["clientRequestToken"], t["target"]) for t in planned)
+    summary = report(result)
+    assert summary["result"] == "full-success"
+    assert summary["totals"] == {
+        "tasks": 12,
+        "total": 300,
+        "succeeded": 300,
+        "failed": 0,
+        "skipped": 0,
+        "canceled": 0,
+    }
+    assert f"SUMMARY#{plan['rulesVersion']}#{name}" in wf.history(plan["auditTaskId"])
+
+
+def test_twenty_six_findings_are_split_into_two_tasks(wf: Workflow, held_windows: threading.Event) -> None:
+    # C24: botocore would accept 26 finding ids; the workflow never sends more than 25
+    outcomes, finding_ids = deliver_findings(wf, EXPIRING, 26)
+    held_windows.set()
+    name, plan = window_of(outcomes)
+
+    result = wf.wait(wf.execution_arn(name))
+
+    sent = sorted((c.params["taskId"], len(c.params["target"]["findingIds"])) for c in wf.start_calls())
+    assert sent == [(f"{plan['taskIdPrefix']}-0", 25), (f"{plan['taskIdPrefix']}-1", 1)]
+    assert sorted(i for c in wf.start_calls() for i in c.params["target"]["findingIds"]) == sorted(
+        finding_ids
+    )
+    assert report(result)["totals"]["succeeded"] == 26
+
+
+def test_a_window_over_its_rule_cap_starts_nothing(wf: Workflow, held_windows: threading.Event) -> None:
+    # The shared-certificate rule allows 25 affected resources; 26 need a human
+    outcomes, _ = deliver_findings(wf, SHARED, 26)
+    held_windows.set()
+    name, plan = window_of(outcomes)
+
+    result = wf.wait(wf.execution_arn(name))
+
+    assert wf.start_calls() == []
+    summary = report(result)
+    assert summary["result"] == "failed"
+    assert summary["capped"] == [
+        {
+            "check": SHARED,
+            "affectedResources": 26,
+            "maxResources": 25,
+            "actions": plan["auditCheckToActionsMapping"][SHARED],
+            "reason": "over the rule maxResources",
+        }
+    ]
+
+
+def test_a_window_that_has_already_closed_is_not_waited_for(
+    wf: Workflow, held_windows: threading.Event
+) -> None:
+    # An execution started (or redriven) after its window closed reads the inbox at once
+    del held_windows
+    outcomes, _ = deliver_findings(wf, EXPIRING, 1)
+    _, plan = window_of(outcomes)
+    late = {**plan, "window": {**plan["window"], "closesAt": int(time.time()) - 60}}
+
+    result = wf.run(late)
+
+    entered = [e["stateEnteredEventDetails"]["name"] for e in events_of(result, "WaitStateEntered")]
+    assert "Wait for finding window to close" not in entered
+    assert report(result)["totals"]["succeeded"] == 1
