@@ -267,12 +267,14 @@ class LambdaRunner:
         request_id = request_id or str(uuid.uuid4())
         # Real Lambda hands the handler a JSON document and serialises its result.
         payload = json.loads(json.dumps(event))
-        started = time.monotonic()
         result: Any = None
         error: BaseException | None = None
+        started = time.monotonic()
         with _INVOCATION_LOCK, self._function_environment(spec), self._namespace(spec).active():
             try:
+                # A cold start's imports are Lambda's init phase, which the function's Timeout excludes.
                 handler = self._handler(spec)
+                started = time.monotonic()
                 result = handler(payload, context or LambdaContext(spec, request_id))
                 result = json.loads(json.dumps(result))
             except Exception as raised:

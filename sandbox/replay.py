@@ -53,15 +53,10 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def deploy_parameters(template: Path, mode: str) -> dict[str, str]:
-    """RemediationMode, and the stack owning the (fresh) sandbox account's audit configuration:
-    the template's scheduled audit needs the checks it runs to be enabled in the account."""
-    from samtranslator.yaml_helper import yaml_parse  # type: ignore[import-untyped]
-
-    declared = yaml_parse(template.read_text()).get("Parameters", {})
-    parameters = {"RemediationMode": mode}
-    if "ManageAccountAuditConfiguration" in declared:
-        parameters["ManageAccountAuditConfiguration"] = "true"
-    return parameters
+    """What the replay deploys with: RemediationMode, every other parameter at its default, as a
+    plain `sam deploy` would (the template argument is there for callers that pass one)."""
+    del template
+    return {"RemediationMode": mode}
 
 
 def replay(event: Any, *, mode: str, template: Path, wait_seconds: float) -> dict[str, Any]:

@@ -205,3 +205,16 @@ def test_settle_waits_for_running_executions_and_close_aborts_them(sb: Sandbox, 
         sb.settle(timeout=0.2)
     sb.close()
     assert sb.running_executions() == []
+
+
+def test_a_handler_running_past_its_timeout_fails_as_lambda_reports_it(
+    sb: Sandbox, echo_stack: Stack
+) -> None:
+    sb.invoke("EchoFunction", {})  # the cold start's imports are init time, not counted
+    sb.lambdas.update("EchoFunction", timeout_seconds=0)
+
+    with pytest.raises(LambdaFunctionError) as raised:
+        sb.invoke("EchoFunction", {})
+
+    assert "Task timed out" in raised.value.error_message
+    assert "errorType" not in raised.value.payload
