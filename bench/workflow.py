@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from typing import Any
 
-import jsonata
+import jsonata  # type: ignore[import-untyped]
 
 from tests.integration.workflow.conftest import (
     ASL,

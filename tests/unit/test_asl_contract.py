@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import botocore.session
-import jsonata
+import jsonata  # type: ignore[import-untyped]
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -162,9 +162,11 @@ def test_invalid_request_is_never_retried_and_limit_exceeded_waits_longer() -> N
 
     def longest_wait(error: str) -> float:
         retrier = next(r for r in start["Retry"] if error in r["ErrorEquals"])
-        return sum(
-            min(retrier["IntervalSeconds"] * retrier["BackoffRate"] ** attempt, retrier["MaxDelaySeconds"])
-            for attempt in range(retrier["MaxAttempts"])
+        return float(
+            sum(
+                min(retrier["IntervalSeconds"] * retrier["BackoffRate"] ** attempt, retrier["MaxDelaySeconds"])
+                for attempt in range(retrier["MaxAttempts"])
+            )
         )
 
     assert longest_wait("Iot.LimitExceededException") >= 10 * longest_wait("Iot.ThrottlingException")
@@ -267,7 +269,9 @@ def test_a_task_that_never_ends_stays_far_below_the_history_limit() -> None:
     assert per_task_retrying <= 2_500, per_task_retrying
 
     # The most tasks one execution runs: a finding window at its cap, 25 findings per task.
-    window_cap = int(re.search(r"\$min\(\[\$states\.input\.maxResources, (\d+)\]\)", ASL_TEXT).group(1))
+    cap = re.search(r"\$min\(\[\$states\.input\.maxResources, (\d+)\]\)", ASL_TEXT)
+    assert cap is not None, "a finding window's findings must be capped"
+    window_cap = int(cap.group(1))
     tasks = math.ceil(window_cap / 25)
     top_level = 100 + 2 * EVENTS["Task"] * math.ceil(window_cap / 100)
     assert tasks * per_task + top_level <= MAX_HISTORY_EVENTS // 2

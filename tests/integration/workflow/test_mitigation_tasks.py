@@ -37,6 +37,7 @@ def report(result: ExecutionResult) -> dict[str, Any]:
 
 
 def only_task(result: ExecutionResult) -> dict[str, Any]:
+    outcome: dict[str, Any]
     [outcome] = report(result)["tasks"]
     return outcome
 
