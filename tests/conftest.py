@@ -1,6 +1,8 @@
 """Fixtures every suite shares: sample events and the sandbox's identity."""
 
 import json
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,26 @@ def with_message(event: dict[str, Any], message: Any) -> dict[str, Any]:
     copy = json.loads(json.dumps(event))
     copy["Records"][0]["Sns"]["Message"] = message if isinstance(message, str) else json.dumps(message)
     return copy
+
+
+_README_ROW = re.compile(r"^\| `(?P<file>[a-z0-9-]+\.json)` \| `(?P<decision>[a-z-]+)` \|", re.MULTILINE)
+
+
+def readme_decisions() -> dict[str, str]:
+    """The decision the README's event table states for each sample event (MODE=Enforce)."""
+    return {
+        match["file"]: match["decision"] for match in _README_ROW.finditer((ROOT / "README.md").read_text())
+    }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_metrics() -> Iterator[None]:
+    """Metrics are module-level (one per function); each test starts with none pending."""
+    from audit_remediator.observability import metrics
+
+    metrics.clear_metrics()
+    yield
+    metrics.clear_metrics()
 
 
 @pytest.fixture

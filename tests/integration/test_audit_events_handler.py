@@ -16,13 +16,12 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyKeyError
 from moto import mock_aws
 from samtranslator.yaml_helper import yaml_parse
 
 from audit_remediator import services as production
-from audit_remediator.adapters.idempotency import idempotency_config
+from audit_remediator.adapters.idempotency import PowertoolsOnce
 from tests.conftest import ACCOUNT_ID, REGION, ROOT, STACK_NAME, load_event
 from tests.unit.fakes import environment
 
@@ -155,11 +154,11 @@ def test_another_message_about_the_same_audit_starts_nothing_new(stack: Stack) -
     assert item["status"]["S"] == "COMPLETED"
 
 
-def test_a_duplicate_after_the_record_expired_or_a_lost_completion_starts_nothing_new(
+def test_a_duplicate_after_the_record_expired_starts_nothing_new(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A3 (record expired) and A5 (timed out after StartExecution, record never COMPLETED): the retry
-    # calls StartExecution with the same name and input and counts the existing run as done.
+    # A3: the record is gone hours later; StartExecution with the same name and input returns the
+    # running execution, which is someone else's run
     event = load_event("scheduled-non-compliant")
     stack.invoke(event)
     dynamodb = boto3.client("dynamodb", region_name=REGION)
@@ -172,6 +171,27 @@ def test_a_duplicate_after_the_record_expired_or_a_lost_completion_starts_nothin
     assert len(stack.executions()) == 1
 
 
+def test_a_retry_after_a_timeout_past_start_execution_starts_nothing_new(stack: Stack) -> None:
+    # A5: the first invocation started the execution and timed out before its record reached
+    # COMPLETED; once in_progress_expiration has passed, the retry runs and finds the same execution.
+    event = load_event("scheduled-non-compliant")
+    stack.invoke(event)
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    [item] = stack.idempotency_items()
+    dynamodb.update_item(
+        TableName=stack.env["IDEMPOTENCY_TABLE_NAME"],
+        Key={"id": item["id"]},
+        UpdateExpression="SET #status = :progress, in_progress_expiration = :past REMOVE #data",
+        ExpressionAttributeNames={"#status": "status", "#data": "data"},
+        ExpressionAttributeValues={":progress": {"S": "INPROGRESS"}, ":past": {"N": "1000"}},
+    )
+    outcome = stack.invoke(event, "request-2")
+    assert outcome["execution"]["name"] == stack.executions()[0]["name"]
+    assert len(stack.executions()) == 1
+    [item] = stack.idempotency_items()
+    assert item["status"]["S"] == "COMPLETED"
+
+
 def test_an_unavailable_idempotency_table_fails_closed(stack: Stack) -> None:
     # A7: no record, no execution; the invocation raises so Lambda retries and then keeps the event
     boto3.client("dynamodb", region_name=REGION).delete_table(TableName=stack.env["IDEMPOTENCY_TABLE_NAME"])
@@ -181,17 +201,13 @@ def test_an_unavailable_idempotency_table_fails_closed(stack: Stack) -> None:
 
 
 def test_the_idempotency_key_can_never_silently_be_none(stack: Stack) -> None:
-    # A9: a payload without the key raises instead of running without idempotency
-    config = idempotency_config()
-    assert config.raise_on_no_idempotency_key is True
-    persistence = production.audit_events_services().once.persistence  # type: ignore[attr-defined]
-
-    @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config)
-    def start(request: dict[str, str]) -> dict[str, str]:
-        return request
-
+    # A9: the runner the handler uses raises when its key is missing, instead of running unguarded
+    once = production.audit_events_services().once
+    assert isinstance(once, PowertoolsOnce)
+    assert once.config.raise_on_no_idempotency_key is True
     with pytest.raises(IdempotencyKeyError):
-        start(request={"somethingElse": "x"})
+        once.run_once(None, lambda: {"started": True})  # type: ignore[arg-type]
+    assert stack.idempotency_items() == []
 
 
 def test_the_powertools_pin_has_the_in_progress_expiry_fix() -> None:
@@ -200,7 +216,15 @@ def test_the_powertools_pin_has_the_in_progress_expiry_fix() -> None:
     version = re.search(r'name = "aws-lambda-powertools"\nversion = "([0-9.]+)"', lock)
     assert version is not None
     assert tuple(int(part) for part in version.group(1).split(".")) >= (2, 42, 0)
-    assert IdempotencyConfig().expires_after_seconds > 0
+
+
+def test_a_finding_the_audits_execution_covers_is_not_claimed(stack: Stack) -> None:
+    # D34 through the real transaction: the claim's condition check reads the audit's coverage record
+    audit = stack.invoke(load_event("scheduled-non-compliant"))
+    outcome = stack.invoke(load_event("finding-shared-certificate"), "request-2")
+    assert outcome["decision"] == "duplicate"
+    assert audit["execution"]["name"] in outcome["reason"]
+    assert [execution["name"] for execution in stack.executions()] == [audit["execution"]["name"]]
 
 
 def test_rejected_messages_are_kept_in_the_quarantine_queue(stack: Stack) -> None:

@@ -1,7 +1,6 @@
 """Every sample event replays through the real handler, in the sandbox, with the README's decision."""
 
 import json
-import re
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -10,14 +9,9 @@ import pytest
 
 from sandbox import Sandbox
 from sandbox.replay import TIME_SCALE, _final_status, deploy_parameters
-from tests.conftest import EVENTS_DIR, ROOT, load_event
+from tests.conftest import EVENTS_DIR, ROOT, load_event, readme_decisions
 
 TEMPLATE = ROOT / "template.yaml"
-ROW = re.compile(r"^\| `(?P<file>[a-z0-9-]+\.json)` \| `(?P<decision>[a-z-]+)` \|", re.MULTILINE)
-
-
-def readme_decisions() -> dict[str, str]:
-    return {match["file"]: match["decision"] for match in ROW.finditer((ROOT / "README.md").read_text())}
 
 
 def test_the_readme_states_a_decision_for_every_event() -> None:
@@ -41,7 +35,7 @@ def test_each_event_gets_the_documented_decision(sandbox: tuple[Sandbox, Any, st
     if outcome["execution"] is not None:
         arn = stack.physical_ids["RemediationStateMachine"].replace(":stateMachine:", ":execution:")
         status = _final_status(sb, f"{arn}:{outcome['execution']['name']}", 20.0)
-        assert status in {"SUCCEEDED", "FAILED"}
+        assert status == "SUCCEEDED"
 
 
 @pytest.mark.parametrize(
@@ -69,4 +63,4 @@ def test_make_replay_prints_exactly_one_json_document(event: str, decision: str)
         "skipped",
     }
     if document["execution"] is not None:
-        assert document["execution"]["status"] in {"SUCCEEDED", "FAILED"}
+        assert document["execution"]["status"] == "SUCCEEDED"

@@ -6,7 +6,7 @@ from typing import Any
 
 from audit_remediator.adapters.executions import StartedExecution
 from audit_remediator.intake import Services
-from audit_remediator.models.plan import FindingClaim, FindingWindowPlan
+from audit_remediator.models.plan import Claim, FindingClaim, FindingWindowPlan
 from audit_remediator.rules import RuleSet, load_rules
 from audit_remediator.settings import AuditEventsSettings
 from tests.conftest import ACCOUNT_ID, AUDIT_EVENTS_TOPIC_ARN, REGION, STACK_NAME
@@ -47,19 +47,27 @@ class FakeHistory:
     decisions: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     claims: dict[tuple[str, str, str], tuple[str, str]] = field(default_factory=dict)
     inbox: dict[str, set[str]] = field(default_factory=dict)
+    coverage: dict[tuple[str, str], set[str]] = field(default_factory=dict)
 
     def record_decision(self, audit_task_id: str, record_key: str, decision: dict[str, Any]) -> None:
         self.decisions.append((audit_task_id, record_key, decision))
 
+    def record_coverage(
+        self, audit_task_id: str, rules_version: str, checks: list[str], execution_name: str
+    ) -> None:
+        self.coverage[(audit_task_id, rules_version)] = set(checks)
+
     def claim_finding(
         self, plan: FindingWindowPlan, claim: FindingClaim, execution_name: str, execution_input: str
-    ) -> tuple[str, str] | None:
+    ) -> Claim:
         key = (plan.audit_task_id, claim.finding_id, plan.rules_version)
         if key in self.claims:
-            return self.claims[key]
+            return Claim("earlier", *self.claims[key])
+        if claim.check in self.coverage.get((plan.audit_task_id, plan.rules_version), set()):
+            return Claim("covered", "", "")
         self.claims[key] = (execution_name, execution_input)
         self.inbox.setdefault(plan.window.inbox_key, set()).add(claim.finding_id)
-        return None
+        return Claim("new", execution_name, execution_input)
 
 
 @dataclass

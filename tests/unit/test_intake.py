@@ -8,25 +8,25 @@ import pytest
 from audit_remediator.errors import RulesError
 from audit_remediator.intake import handle_event, outcome_document
 from audit_remediator.rules import RuleSet
-from tests.conftest import AUDIT_EVENTS_TOPIC_ARN, load_event, sns_message, with_message
+from tests.conftest import AUDIT_EVENTS_TOPIC_ARN, load_event, readme_decisions, sns_message, with_message
 from tests.unit.fakes import Fakes, make_fakes
 
-# The decisions the README's event table states, with RemediationMode=Enforce.
-EXPECTED = {
-    "scheduled-non-compliant": ("remediate", "audit"),
-    "on-demand-non-compliant": ("remediate", "audit"),
-    "compliant": ("no-action", "audit"),
-    "audit-failed": ("no-action", "audit"),
-    "audit-canceled": ("no-action", "audit"),
-    "check-insufficient-permissions": ("remediate", "audit"),
-    "unknown-check": ("no-action", "audit"),
-    "over-cap": ("no-action", "audit"),
-    "finding-iot-policy": ("remediate", "finding"),
-    "finding-shared-certificate": ("remediate", "finding"),
-    "malformed-json": ("rejected", "unknown"),
-    "foreign-account": ("rejected", "audit"),
-    "foreign-topic": ("rejected", "unknown"),
-    "detect-violation": ("rejected", "unknown"),
+# The message kind of each sample event; the decision is the one the README's event table states.
+KINDS = {
+    "scheduled-non-compliant": "audit",
+    "on-demand-non-compliant": "audit",
+    "compliant": "audit",
+    "audit-failed": "audit",
+    "audit-canceled": "audit",
+    "check-insufficient-permissions": "audit",
+    "unknown-check": "audit",
+    "over-cap": "audit",
+    "finding-iot-policy": "finding",
+    "finding-shared-certificate": "finding",
+    "malformed-json": "unknown",
+    "foreign-account": "audit",
+    "foreign-topic": "unknown",
+    "detect-violation": "unknown",
 }
 
 
@@ -34,15 +34,15 @@ def run(fakes: Fakes, event: Any, invocation: str = "invocation-1") -> dict[str,
     return outcome_document(handle_event(event, fakes.services, invocation))
 
 
-def test_every_sample_event_has_an_expected_decision(event_names: list[str]) -> None:
-    assert sorted(EXPECTED) == event_names
+def test_every_sample_event_has_a_kind(event_names: list[str]) -> None:
+    assert sorted(KINDS) == event_names
 
 
-@pytest.mark.parametrize(("name", "expected"), sorted(EXPECTED.items()))
-def test_sample_events_get_the_documented_decision(name: str, expected: tuple[str, str]) -> None:
+@pytest.mark.parametrize(("name", "kind"), sorted(KINDS.items()))
+def test_sample_events_get_the_documented_decision(name: str, kind: str) -> None:
     fakes = make_fakes()
     outcome = run(fakes, load_event(name))
-    assert (outcome["decision"], outcome["kind"]) == expected
+    assert (outcome["decision"], outcome["kind"]) == (readme_decisions()[f"{name}.json"], kind)
     started = bool(fakes.executions.started)
     assert started == (outcome["execution"] is not None)
     assert bool(fakes.quarantine.kept) == (outcome["decision"] == "rejected")
@@ -249,3 +249,86 @@ def test_findings_of_one_window_share_its_execution() -> None:
         names.add(run(fakes, with_message(event, message), f"invocation-{index}")["execution"]["name"])
     assert len(names) == 1
     assert [sorted(ids) for ids in fakes.history.inbox.values()] == [[f"finding-{i}" for i in range(5)]]
+
+
+def test_a_finding_the_audits_own_execution_covers_starts_nothing() -> None:
+    # D34: the audit's execution already remediates every finding of its checks
+    fakes = make_fakes()
+    audit = run(fakes, load_event("scheduled-non-compliant"))
+    outcome = run(fakes, load_event("finding-shared-certificate"), "invocation-2")
+    assert outcome["decision"] == "duplicate"
+    assert audit["execution"]["name"] in outcome["reason"]
+    assert list(fakes.executions.started) == [audit["execution"]["name"]]
+    assert fakes.history.inbox == {}
+
+
+def test_a_finding_of_a_check_the_audit_did_not_cover_is_still_queued() -> None:
+    fakes = make_fakes()
+    run(fakes, load_event("check-insufficient-permissions"))  # covers REVOKED_DEVICE_... only
+    outcome = run(fakes, load_event("finding-shared-certificate"), "invocation-2")
+    assert outcome["decision"] == "remediate"
+
+
+def test_a_redelivery_in_a_later_window_reports_the_execution_it_was_queued_in() -> None:
+    event = load_event("finding-shared-certificate")
+    fakes = make_fakes(now=1_763_608_500.0)
+    first = run(fakes, event)
+    fakes.once.results.clear()
+    fakes.services.clock = lambda: 1_763_608_500.0 + 3600
+    again = run(fakes, event, "invocation-2")
+    assert again["decision"] == "duplicate"
+    assert again["execution"]["name"] == first["execution"]["name"]
+    assert again["execution"]["input"] == first["execution"]["input"]
+
+
+def test_a_non_compliant_check_with_no_resources_is_listed_not_called_compliant() -> None:
+    event = load_event("compliant")
+    message = sns_message(event)
+    message["auditDetails"][0]["checkRunStatus"] = "COMPLETED_NON_COMPLIANT"
+    outcome = run(make_fakes(), with_message(event, message))
+    assert outcome["decision"] == "no-action"
+    assert outcome["skipped"] == {
+        message["auditDetails"][0]["checkName"]: "no-resources: reported non-compliant with 0 resources"
+    }
+    assert not outcome["reason"].startswith("compliant")
+
+
+def test_an_odd_check_name_is_no_rule_for_that_check_only() -> None:
+    event = load_event("scheduled-non-compliant")
+    message = sns_message(event)
+    message["auditDetails"].append(
+        {
+            "checkName": "NEW CHECK (preview)",
+            "checkRunStatus": "COMPLETED_NON_COMPLIANT",
+            "nonCompliantResourcesCount": 4,
+            "totalResourcesCount": 9,
+        }
+    )
+    outcome = run(make_fakes(), with_message(event, message))
+    assert outcome["decision"] == "remediate"
+    assert outcome["skipped"] == {"NEW CHECK (preview)": "no-rule: unknown check"}
+
+
+def test_legacy_documentation_names_are_sent_to_the_api_under_their_api_names() -> None:
+    event = load_event("compliant")
+    message = sns_message(event)
+    message["auditDetails"] = [
+        {
+            "checkName": "REVOKED_DEVICE_CERT_CHECK",
+            "checkRunStatus": "COMPLETED_NON_COMPLIANT",
+            "nonCompliantResourcesCount": 2,
+            "totalResourcesCount": 9,
+        }
+    ]
+    [task] = run(make_fakes(), with_message(event, message))["mitigationTasks"]
+    assert list(task["auditCheckToActionsMapping"]) == ["REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE_CHECK"]
+
+
+def test_a_lone_surrogate_in_a_forged_message_is_rejected_not_raised() -> None:
+    event = load_event("scheduled-non-compliant")
+    event["Records"][0]["Sns"]["Message"] = '{"findingId": "\ud800"}'
+    fakes = make_fakes()
+    outcome = run(fakes, event)
+    assert outcome["decision"] == "rejected"
+    assert outcome["reason"].startswith("malformed-json")
+    assert len(fakes.quarantine.kept) == 1

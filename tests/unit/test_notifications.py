@@ -10,9 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audit_remediator.errors import RejectedMessageError
-from audit_remediator.intake import _message
+from audit_remediator.intake import _message, handle_event
 from audit_remediator.models.notifications import AuditCompletionNotification, FindingNotification
 from tests.conftest import load_event, sns_message, with_message
+from tests.unit.fakes import make_fakes
 
 SCHEDULED = load_event("scheduled-non-compliant")
 
@@ -172,6 +173,8 @@ shaped_keys = st.sampled_from(
         "checkName",
     ]
 )
+# Surrogates included: a forged direct invoke can carry them, SNS never does.
+any_text = st.text(st.characters(codec=None, exclude_categories=()), max_size=200)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -179,19 +182,51 @@ shaped_keys = st.sampled_from(
     st.one_of(
         json_values.map(json.dumps),
         st.dictionaries(shaped_keys, json_values, max_size=6).map(json.dumps),
-        st.text(max_size=200),
+        any_text,
         st.binary(max_size=200).map(lambda raw: raw.decode("latin-1")),
     )
 )
-def test_parser_only_ever_raises_our_rejection(message: str) -> None:
-    # Security property 8: whatever the payload, the parser accepts it or raises RejectedMessageError
-    try:
-        parse(message)
-    except RejectedMessageError as error:
-        rejected: RejectedMessageError | None = error
+def test_the_handler_only_ever_accepts_or_rejects_a_message(message: str) -> None:
+    # Security property 8: whatever the payload, the outcome is a decision; nothing else escapes
+    fakes = make_fakes()
+    outcome = handle_event(with_message(SCHEDULED, message), fakes.services, "fuzz")
+    assert outcome.decision in {"remediate", "no-action", "rejected", "duplicate"}
+    assert (outcome.decision == "rejected") == bool(fakes.quarantine.kept)
+
+
+def test_a_finding_carrying_task_metadata_is_still_a_finding() -> None:
+    finding = sns_message(load_event("finding-shared-certificate"))
+    parsed = parse({**finding, "taskType": "ON_DEMAND_AUDIT_TASK", "mitigationTaskId": "m-1"})
+    assert isinstance(parsed, FindingNotification)
+
+
+@pytest.mark.parametrize(
+    ("certificate_id", "valid"),
+    [
+        ("a" * 64, True),
+        ("0x" + "a" * 62, True),
+        ("0x" + "a" * 64, False),
+        ("a" * 63, False),
+        ("g" * 64, False),
+    ],
+)
+def test_certificate_ids_follow_the_api_model(certificate_id: str, valid: bool) -> None:
+    finding = sns_message(load_event("finding-shared-certificate"))
+    finding["nonCompliantResource"]["resourceIdentifier"]["deviceCertificateId"] = certificate_id
+    if valid:
+        assert isinstance(parse(finding), FindingNotification)
     else:
-        rejected = None
-    assert rejected is None or rejected.reason
+        assert rejection(finding).reason == "invalid-finding-notification"
+
+
+def test_fields_no_decision_depends_on_never_veto_a_message() -> None:
+    finding = sns_message(load_event("finding-shared-certificate"))
+    finding.update(severity="informational", reasonForNonCompliance="x" * 5000)
+    finding["nonCompliantResource"]["additionalInfo"] = {"CLIENT_IDS": ["a", "b"], "COUNT": 2}
+    assert isinstance(parse(finding), FindingNotification)
+    audit = _audit(scheduledAuditName="")
+    audit["auditDetails"][0].update(errorCode="E" * 300, message="m" * 5000)
+    assert isinstance(parse(audit), AuditCompletionNotification)
 
 
 def test_huge_input_is_rejected_in_bounded_memory() -> None:

@@ -296,3 +296,57 @@ def test_findings_without_a_rule_get_no_action(changes: dict[str, Any], reason: 
     rule, why = finding_rule(finding(**changes), load_rules())
     assert rule is None
     assert reason in why
+
+
+SPLITTABLE = sorted(name for name, info in KNOWN_CHECKS.items() if len(info.reason_codes) >= 2)
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_the_number_of_tasks_is_the_largest_number_of_action_lists_one_check_needs(
+    data: st.DataObject,
+) -> None:
+    # Given a table where some checks split their reason codes over rules with different action lists
+    document: dict[str, Any] = yaml.safe_load(RULES_FILE.read_text())
+    split = data.draw(st.lists(st.sampled_from(SPLITTABLE), unique=True, max_size=len(SPLITTABLE)))
+    document["rules"] = [rule for rule in document["rules"] if rule["check"] not in split]
+    distinct: dict[str, int] = {}
+    for check in split:
+        info = KNOWN_CHECKS[check]
+        codes = list(info.reason_codes)
+        actions = sorted(
+            name
+            for name, action in document["actions"].items()
+            if action["type"] in {a.value for a in info.actions}
+        )
+        cut = data.draw(st.integers(1, len(codes) - 1))
+        lists = [
+            data.draw(st.lists(st.sampled_from(actions), min_size=1, max_size=2, unique=True))
+            for _ in range(2)
+        ]
+        for part, chosen in zip((codes[:cut], codes[cut:]), lists, strict=True):
+            document["rules"].append(
+                {"check": check, "reasonCodes": part, "actions": chosen, "mode": "enforce"}
+            )
+        distinct[check] = len({tuple(chosen) for chosen in lists})
+    rules = parse_rules(yaml.safe_dump(document))
+    details = [(name, "COMPLETED_NON_COMPLIANT", 1) for name in sorted(KNOWN_CHECKS)]
+    # When an audit reports every check non-compliant
+    plan = plan_audit(audit(details), rules, ENFORCE)
+    # Then the enforce tasks number the most action lists any one check needs (1 when none is split)
+    enforce = [task for task in plan.tasks if task.mode == "enforce"]
+    assert len(enforce) == max([1, *distinct.values()])
+    # And every (check, reason code) a rule covers is in exactly one task's filter
+    planned = [
+        (check, code)
+        for task in plan.tasks
+        for check, codes in task.target.model_dump(by_alias=True)["auditCheckToReasonCodeFilter"].items()
+        for code in codes
+    ]
+    expected = [
+        (check, code)
+        for check, resolved in rules.by_check.items()
+        for rule in resolved
+        for code in rule.reason_codes
+    ]
+    assert sorted(planned) == sorted(expected)

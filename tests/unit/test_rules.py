@@ -121,6 +121,10 @@ def _broken(change: str) -> dict:  # type: ignore[type-arg]
             document["actions"]["PublishFindingToReportsAction"]["topic"] = "AuditEventsTopic"
         case "publish without topic":
             del document["actions"]["PublishFindingToReportsAction"]["topic"]
+        case "no reason codes":
+            rules[0]["reasonCodes"] = []
+        case "boolean cap":
+            rules[1]["maxResources"] = True
     return document
 
 
@@ -140,6 +144,8 @@ def _broken(change: str) -> dict:  # type: ignore[type-arg]
         ("unknown key", "schema"),
         ("publish to trigger topic", "trigger topic"),
         ("publish without topic", "needs a topic"),
+        ("no reason codes", "schema"),
+        ("boolean cap", "schema"),
     ],
 )
 def test_invalid_tables_are_rejected_with_the_reason(change: str, message: str) -> None:
@@ -192,3 +198,15 @@ def test_template_drift_is_reported(stack: dict[str, StackAction], message: str)
     if not stack:
         del actions["EnableErrorLoggingAction"]
     assert any(message in problem for problem in problems_against_stack(load_rules(), actions))
+
+
+def test_a_change_to_the_check_catalogue_is_a_new_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    # "all" reason codes and the default rule resolve through the catalogue, not the table alone
+    before = load_rules().version
+    info = KNOWN_CHECKS["LOGGING_DISABLED_CHECK"]
+    monkeypatch.setitem(
+        KNOWN_CHECKS,
+        "LOGGING_DISABLED_CHECK",
+        type(info)(info.name, (*info.reason_codes, "NEW_CODE"), info.actions),
+    )
+    assert load_rules().version != before

@@ -101,25 +101,35 @@ KNOWN_CHECKS: dict[str, CheckInfo] = {
     )
 }
 
-# Names that appear in AWS's own documentation but are not API check names (reference §1.4). The
-# misconfiguration check's spelling is UNVERIFIED: both spellings seen in AWS artefacts map to one.
-CHECK_ALIASES: dict[str, str] = {
+# Names in AWS's own documentation that are not API check names (reference §1.4): normalised on
+# input, so a mapping never sends the API a name it does not know.
+LEGACY_CHECK_NAMES: dict[str, str] = {
     "REVOKED_CA_CERT_CHECK": "REVOKED_CA_CERTIFICATE_STILL_ACTIVE_CHECK",
     "CA_CERT_APPROACHING_EXPIRATION_CHECK": "CA_CERTIFICATE_EXPIRING_CHECK",
     "DEVICE_CERT_APPROACHING_EXPIRATION_CHECK": "DEVICE_CERTIFICATE_EXPIRING_CHECK",
     "REVOKED_DEVICE_CERT_CHECK": "REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE_CHECK",
-    "IOT_POLICY_POTENTIAL_MIS_CONFIGURATION_CHECK": "IOT_POLICY_POTENTIAL_MISCONFIGURATION_CHECK",
     "IOT_POLICY_UNRESTRICTED_CHECK": "IOT_POLICY_OVERLY_PERMISSIVE_CHECK",
     "UNAUTHENTICATED_COGNITO_IDENTITY_UNRESTRICTED_ACCESS_CHECK": (
         "UNAUTHENTICATED_COGNITO_ROLE_OVERLY_PERMISSIVE_CHECK"
     ),
     "AUTHENTICATED_COGNITO_IDENTITY_UNRESTRICTED_ACCESS_CHECK": "AUTHENTICATED_COGNITO_ROLE_OVERLY_PERMISSIVE_CHECK",
 }
+# Which spelling of the misconfiguration check the live API uses is UNVERIFIED: both find the same
+# rule, and the name a notification carries is passed to the API unchanged.
+SPELLING_VARIANTS: dict[str, str] = {
+    "IOT_POLICY_POTENTIAL_MIS_CONFIGURATION_CHECK": "IOT_POLICY_POTENTIAL_MISCONFIGURATION_CHECK",
+}
+
+
+def api_check_name(name: str) -> str:
+    """The name to use towards the API: documentation-only names replaced, everything else as given."""
+    return LEGACY_CHECK_NAMES.get(name, name)
 
 
 def canonical_check_name(name: str) -> str:
-    """The API name for a check name as it may appear in documents or notifications."""
-    return CHECK_ALIASES.get(name, name)
+    """The catalogue's name for a check, to find its rule and its facts."""
+    name = api_check_name(name)
+    return SPELLING_VARIANTS.get(name, name)
 
 
 def check_info(name: str) -> CheckInfo | None:

@@ -26,6 +26,7 @@ from audit_remediator.models.notifications import (
 )
 from audit_remediator.models.plan import (
     AuditPlan,
+    Claim,
     Decision,
     ExecutionRequest,
     FindingClaim,
@@ -56,9 +57,13 @@ class ExecutionStarter(Protocol):
 class History(Protocol):
     def record_decision(self, audit_task_id: str, record_key: str, decision: dict[str, Any]) -> None: ...
 
+    def record_coverage(
+        self, audit_task_id: str, rules_version: str, checks: list[str], execution_name: str
+    ) -> None: ...
+
     def claim_finding(
         self, plan: FindingWindowPlan, claim: FindingClaim, execution_name: str, execution_input: str
-    ) -> tuple[str, str] | None: ...
+    ) -> Claim: ...
 
 
 class Quarantine(Protocol):
@@ -99,11 +104,15 @@ def _describe(error: ValidationError) -> str:
 
 def _message_error_reason(error: ValidationError) -> RejectedMessageError:
     first = error.errors(include_url=False, include_input=False)[0]
-    if first["type"] == "json_invalid":
+    if first["type"] in {"json_invalid", "string_unicode"}:
         return RejectedMessageError("malformed-json", first["msg"])
     if first["type"] in {"unrecognised_message", "model_type", "model_attributes_type"}:
         return RejectedMessageError("unrecognised-message", first["msg"])
     tag = first["loc"][0] if first["loc"] else None
+    if tag == "detect":
+        return RejectedMessageError(
+            "detect-violation", "Device Defender Detect alarms are not audit findings"
+        )
     if tag == "audit":
         return RejectedMessageError("invalid-audit-notification", _describe(error), kind="audit")
     if tag == "finding":
@@ -128,12 +137,33 @@ def _envelope(event: Any, settings: AuditEventsSettings) -> SnsRecordModel:
         raise RejectedMessageError("foreign-topic", f"published to {record.Sns.TopicArn}")
     if not record.EventSubscriptionArn.startswith(settings.audit_events_topic_arn + ":"):
         raise RejectedMessageError("foreign-subscription", f"subscription {record.EventSubscriptionArn}")
-    if not isinstance(record.Sns.Message, str) or len(record.Sns.Message.encode()) > MAX_MESSAGE_BYTES:
+    # surrogatepass: a forged event can carry lone surrogates, which plain UTF-8 cannot encode.
+    if len(str(record.Sns.Message).encode("utf-8", "surrogatepass")) > MAX_MESSAGE_BYTES:
         raise RejectedMessageError("message-too-large", f"the message exceeds {MAX_MESSAGE_BYTES} bytes")
     return record
 
 
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise ValueError(f"the key {key!r} appears twice in one object")
+        seen.add(key)
+    return dict(pairs)
+
+
+def _check_json(text: str) -> None:
+    """Reject what a last-key-wins parser would read differently from a first-key-wins one."""
+    try:
+        json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except RecursionError as error:
+        raise RejectedMessageError("malformed-json", "nested too deeply") from error
+    except ValueError as error:
+        raise RejectedMessageError("malformed-json", str(error)) from error
+
+
 def _message(event: dict[str, Any]) -> AuditCompletionNotification | FindingNotification:
+    _check_json(str(event["Records"][0]["Sns"]["Message"]))
     try:
         # An Annotated union is a valid pydantic model for Powertools' parser, but not a `type` to mypy.
         message = parse(event=event, model=InboundMessage, envelope=envelopes.SnsEnvelope)[0]  # type: ignore[call-overload]
@@ -141,6 +171,8 @@ def _message(event: dict[str, Any]) -> AuditCompletionNotification | FindingNoti
         raise _message_error_reason(error) from error
     except RecursionError as error:
         raise RejectedMessageError("malformed-json", "nested too deeply") from error
+    except UnicodeError as error:
+        raise RejectedMessageError("malformed-json", f"not valid Unicode text: {error}") from error
     if isinstance(message, DetectViolation):
         raise RejectedMessageError("detect-violation", "Device Defender Detect alarms are not audit findings")
     if not isinstance(message, AuditCompletionNotification | FindingNotification):
@@ -156,6 +188,8 @@ def _check_origin(
             raise RejectedMessageError(
                 "foreign-account", f"audit of account {message.account_id}", kind="audit"
             )
+        return
+    if message.non_compliant_resource is None:
         return
     identifier = message.non_compliant_resource.resource_identifier
     if identifier.account is not None and identifier.account != settings.account_id:
@@ -200,25 +234,44 @@ def _plan_settings(settings: AuditEventsSettings) -> PlanSettings:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Started:
+    """What the once-only step did: `first` is False for a duplicate delivery."""
+
+    first: bool
+    execution_name: str
+    execution_input: str = ""
+    covered: bool = False
+
+
 def _start_once(
-    services: Services, key: str, invocation_id: str, start: Callable[[], StartedExecution]
-) -> bool:
-    """Run `start` once per key. True when this invocation did it, False for a duplicate delivery."""
+    services: Services, key: str, invocation_id: str, start: Callable[[], dict[str, Any]]
+) -> _Started | None:
+    """Run `start` once per key; None while another invocation holds the key."""
 
     def action() -> dict[str, Any]:
-        started = start()
-        return {
-            "executionArn": started.execution_arn,
-            "alreadyExisted": started.already_existed,
-            "invocationId": invocation_id,
-        }
+        return {**start(), "invocationId": invocation_id}
 
     try:
         result = services.once.run_once(key, action)
     except IdempotencyAlreadyInProgressError:
         logger.info("another invocation is handling this notification", extra={"idempotencyKey": key})
-        return False
-    return result.get("invocationId") == invocation_id and not result.get("alreadyExisted")
+        return None
+    first = result.get("invocationId") == invocation_id and not result.get("alreadyExisted")
+    return _Started(
+        first,
+        str(result.get("executionName", "")),
+        str(result.get("executionInput", "")),
+        bool(result.get("covered")),
+    )
+
+
+def _started(execution: StartedExecution, name: str, *, duplicate: bool = False) -> dict[str, Any]:
+    return {
+        "executionArn": execution.execution_arn,
+        "executionName": name,
+        "alreadyExisted": duplicate or execution.already_existed,
+    }
 
 
 def _audit_reason(plan: AuditPlan, notification: AuditCompletionNotification) -> tuple[Decision, str]:
@@ -262,10 +315,17 @@ def _handle_audit(
         )
     request = ExecutionRequest(name=audit_execution_name(notification.task_id, rules.version), input=plan)
     input_json = plan.model_dump_json(by_alias=True)
-    key = f"audit#{notification.account_id}#{notification.task_id}#{rules.version}"
-    first = _start_once(
-        services, key, invocation_id, lambda: services.executions.start(request.name, input_json)
+    covered = sorted(
+        {check for task in plan.tasks for check in task.checks} | {group.check for group in plan.capped}
     )
+
+    def cover_and_start() -> dict[str, Any]:
+        services.history.record_coverage(notification.task_id, rules.version, covered, request.name)
+        return _started(services.executions.start(request.name, input_json), request.name)
+
+    key = f"audit#{notification.account_id}#{notification.task_id}#{rules.version}"
+    started = _start_once(services, key, invocation_id, cover_and_start)
+    first = started is not None and started.first
     if first:
         _count("ExecutionsStarted")
         metrics.add_metric(name="MitigationTasksPlanned", unit=MetricUnit.Count, value=len(plan.tasks))
@@ -310,21 +370,48 @@ def _handle_finding(
     )
     input_json = plan.model_dump_json(by_alias=True)
 
-    def claim_and_start() -> StartedExecution:
-        earlier = services.history.claim_finding(plan, claim, name, input_json)
-        if earlier is None:
-            return services.executions.start(name, input_json)
-        # A re-delivery: the first delivery may have stopped between its claim and its start.
-        started = services.executions.start(*earlier)
-        return StartedExecution(execution_arn=started.execution_arn, already_existed=True)
+    def claim_and_start() -> dict[str, Any]:
+        found = services.history.claim_finding(plan, claim, name, input_json)
+        if found.status == "covered":
+            return {
+                "executionName": audit_execution_name(plan.audit_task_id, rules.version),
+                "covered": True,
+                "alreadyExisted": True,
+            }
+        # A re-delivery restarts the execution its first delivery recorded: that delivery may have
+        # stopped between its claim and its start. Starting a name twice is harmless.
+        execution = services.executions.start(found.execution_name, found.execution_input)
+        return {
+            **_started(execution, found.execution_name, duplicate=found.status == "earlier"),
+            "executionInput": found.execution_input,
+        }
 
     key = f"finding#{settings.account_id}#{notification.task_id}#{notification.finding_id}#{rules.version}"
-    first = _start_once(services, key, invocation_id, claim_and_start)
-    reason = f"finding queued in a {plan.window.seconds}s window (mode {plan.mode})"
+    started = _start_once(services, key, invocation_id, claim_and_start)
+    if started is None or not started.first:
+        if started is not None and started.covered:
+            why = f"duplicate: the audit's own execution {started.execution_name} covers {claim.check}"
+        else:
+            why = f"duplicate: finding {notification.finding_id} already queued"
+        recorded = None
+        if started is not None and started.execution_input:
+            recorded = ExecutionRequest(
+                name=started.execution_name,
+                input=FindingWindowPlan.model_validate_json(started.execution_input),
+            )
+        return Outcome(
+            decision="duplicate",
+            kind="finding",
+            reason=why,
+            rules_version=rules.version,
+            execution=recorded,
+            mitigation_tasks=[],
+            skipped={},
+        )
     return Outcome(
-        decision="remediate" if first else "duplicate",
+        decision="remediate",
         kind="finding",
-        reason=reason if first else f"duplicate: finding {notification.finding_id} already queued",
+        reason=f"finding queued in a {plan.window.seconds}s window (mode {plan.mode})",
         rules_version=rules.version,
         execution=ExecutionRequest(name=name, input=plan),
         mitigation_tasks=window_batches(plan, [notification.finding_id]),

@@ -9,7 +9,7 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 
-from audit_remediator.checks import check_info
+from audit_remediator.checks import api_check_name, check_info
 from audit_remediator.models.notifications import AuditCompletionNotification, FindingNotification
 from audit_remediator.models.plan import (
     MAX_FINDING_IDS_PER_TASK,
@@ -24,6 +24,10 @@ from audit_remediator.models.plan import (
     RemediationMode,
 )
 from audit_remediator.rules import ResolvedRule, RuleSet
+
+# A finding goes into the window still open when its invocation must have ended (the function's
+# timeout is 30 s), so its claim is in the inbox before the window's execution reads it.
+LATE_CLAIM_MARGIN_SECONDS = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +114,7 @@ def plan_audit(
     entries: dict[Mode, list[_Entry]] = {"enforce": [], "dry-run": []}
     complete = notification.task_status == "COMPLETED"
     for detail in notification.audit_details:
-        # Mappings keep the name the notification carries: it is the one the API knows.
-        check = detail.check_name
+        check = api_check_name(detail.check_name)
         if not complete:
             if detail.check_run_status == "COMPLETED_NON_COMPLIANT":
                 skipped[check] = f"audit-incomplete: audit task {notification.task_status}"
@@ -122,6 +125,7 @@ def plan_audit(
                 skipped[check] = f"check-not-completed: {detail.check_run_status}{cause}"
             continue
         if detail.non_compliant_resources_count == 0:
+            skipped[check] = "no-resources: reported non-compliant with 0 resources"
             continue
         matched = rules.rules_for(check)
         if not matched:
@@ -183,7 +187,7 @@ def plan_finding_window(
 ) -> tuple[str, FindingWindowPlan]:
     """The execution name and input of the time window this finding falls into."""
     seconds = settings.finding_window_seconds
-    window_index = int(now_epoch_seconds // seconds)
+    window_index = int((now_epoch_seconds + LATE_CLAIM_MARGIN_SECONDS) // seconds)
     mode = effective_mode(rule, settings)
     digest = _digest(account_id, notification.task_id, rules.version, rule.rule_id, mode, str(window_index))
     plan = FindingWindowPlan(
@@ -196,10 +200,12 @@ def plan_finding_window(
             closes_at=(window_index + 1) * seconds,
             seconds=seconds,
         ),
-        check=notification.check_name,
+        check=api_check_name(notification.check_name),
         mode=mode,
         max_resources=rule.max_resources,
-        audit_check_to_actions_mapping={notification.check_name: _action_names(rule, settings)},
+        audit_check_to_actions_mapping={
+            api_check_name(notification.check_name): _action_names(rule, settings)
+        },
         task_id_prefix=f"{notification.task_id}-{digest[:16]}",
         client_request_token_prefix=_digest("token", digest)[:40],
     )

@@ -6,13 +6,13 @@ Any problem with the table is a RulesError and means that nothing is remediated 
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from audit_remediator.checks import KNOWN_CHECKS, ActionType, canonical_check_name
 from audit_remediator.errors import RulesError
@@ -43,12 +43,14 @@ class ActionDefinition(_Table):
 class DefaultRule(_Table):
     actions: list[LogicalId] = Field(min_length=1, max_length=5)
     mode: Mode
-    max_resources: int | None = Field(default=None, alias="maxResources", ge=1)
+    max_resources: StrictInt | None = Field(default=None, alias="maxResources", ge=1)
 
 
 class Rule(DefaultRule):
     check: CheckName
-    reason_codes: list[ReasonCode] | Literal["all"] = Field(alias="reasonCodes")
+    reason_codes: Annotated[list[ReasonCode], Field(min_length=1)] | Literal["all"] = Field(
+        alias="reasonCodes"
+    )
 
 
 class RulesTable(_Table):
@@ -82,9 +84,6 @@ class RuleSet:
     def rules_for(self, check_name: str) -> tuple[ResolvedRule, ...]:
         """The rules for a check as named in a notification; empty for unknown checks."""
         return self.by_check.get(canonical_check_name(check_name), ())
-
-    def action_types(self, rule: ResolvedRule) -> tuple[ActionType, ...]:
-        return tuple(self.table.actions[name].type for name in rule.actions)
 
 
 def _rule_id(check: str, reason_codes: Iterable[str], actions: Iterable[str]) -> str:
@@ -185,10 +184,12 @@ def _resolve(table: RulesTable) -> dict[str, tuple[ResolvedRule, ...]]:
     return {check: tuple(rules) for check, rules in by_check.items()}
 
 
-def rules_version(table: RulesTable) -> str:
-    canonical = json.dumps(
-        table.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":")
-    )
+def rules_version(table: RulesTable, by_check: Mapping[str, tuple[ResolvedRule, ...]]) -> str:
+    """A hash of the table and of the rules it resolves to: "all" reason codes and the default rule
+    depend on the check catalogue too, so a catalogue change is a new version."""
+    resolved = {check: [asdict(rule) for rule in rules] for check, rules in by_check.items()}
+    document = {"table": table.model_dump(mode="json", by_alias=True), "resolved": resolved}
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
@@ -210,7 +211,8 @@ def parse_rules(text: str) -> RuleSet:
     problems = _problems(table)
     if problems:
         raise RulesError("rules table is invalid: " + "; ".join(problems))
-    return RuleSet(version=rules_version(table), table=table, by_check=_resolve(table))
+    by_check = _resolve(table)
+    return RuleSet(version=rules_version(table, by_check), table=table, by_check=by_check)
 
 
 def load_rules(path: Path | None = None) -> RuleSet:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from audit_remediator.errors import AwsCallError
-from audit_remediator.models.plan import FindingClaim, FindingWindowPlan
+from audit_remediator.models.plan import Claim, FindingClaim, FindingWindowPlan
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -42,13 +42,32 @@ class RemediationHistory:
         except (ClientError, BotoCoreError) as error:
             raise AwsCallError(f"recording the decision for audit {audit_task_id} failed: {error}") from error
 
+    def record_coverage(
+        self, audit_task_id: str, rules_version: str, checks: list[str], execution_name: str
+    ) -> None:
+        """The checks an audit's execution handles, written before it starts: a per-finding message
+        for one of them is then already covered and never becomes a second task."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": {"S": f"AUDIT#{audit_task_id}"},
+                    "sk": {"S": f"COVERAGE#{rules_version}"},
+                    "checks": {"SS": sorted(set(checks))},
+                    "executionName": {"S": execution_name},
+                    "expiresAt": self._expires_at(),
+                },
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise AwsCallError(f"recording what audit {audit_task_id} covers failed: {error}") from error
+
     def claim_finding(
         self, plan: FindingWindowPlan, claim: FindingClaim, execution_name: str, execution_input: str
-    ) -> tuple[str, str] | None:
+    ) -> Claim:
         """Put the finding into its window's inbox, once per (audit, finding, rules version).
 
-        The claim and the inbox entry are written in one transaction, so a claimed finding is always in
-        an inbox. Returns None for a new claim; for a re-delivery, the execution name and input the
+        One transaction writes the claim and the inbox entry, and checks that the audit's own
+        execution does not already cover the finding's check. A re-delivery gets the execution the
         first delivery recorded, so the caller can make sure that execution exists.
         """
         claim_key = {
@@ -84,22 +103,33 @@ class RemediationHistory:
                             },
                         }
                     },
+                    {
+                        "ConditionCheck": {
+                            "TableName": self._table,
+                            "Key": {
+                                "pk": {"S": f"AUDIT#{plan.audit_task_id}"},
+                                "sk": {"S": f"COVERAGE#{plan.rules_version}"},
+                            },
+                            "ConditionExpression": "attribute_not_exists(pk) OR NOT contains(checks, :check)",
+                            "ExpressionAttributeValues": {":check": {"S": claim.check}},
+                        }
+                    },
                 ]
             )
         except ClientError as error:
-            reasons = error.response.get("CancellationReasons", [])
-            if _error_code(error) != "TransactionCanceledException" or not any(
-                reason.get("Code") == "ConditionalCheckFailed" for reason in reasons
-            ):
+            codes = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+            if _error_code(error) != "TransactionCanceledException" or "ConditionalCheckFailed" not in codes:
                 raise AwsCallError(f"claiming finding {claim.finding_id} failed: {error}") from error
+            if codes[0] != "ConditionalCheckFailed":
+                return Claim("covered", "", "")
         except BotoCoreError as error:
             raise AwsCallError(f"claiming finding {claim.finding_id} failed: {error}") from error
         else:
-            return None
+            return Claim("new", execution_name, execution_input)
         try:
             item = self._client.get_item(TableName=self._table, Key=claim_key, ConsistentRead=True).get(
                 "Item", {}
             )
         except (ClientError, BotoCoreError) as error:
             raise AwsCallError(f"reading the claim of finding {claim.finding_id} failed: {error}") from error
-        return item["executionName"]["S"], item["executionInput"]["S"]
+        return Claim("earlier", item["executionName"]["S"], item["executionInput"]["S"])

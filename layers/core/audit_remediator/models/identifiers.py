@@ -17,9 +17,13 @@ MitigationActionName = Annotated[str, StringConstraints(max_length=128, pattern=
 ScheduledAuditName = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[a-zA-Z0-9_-]+$")
 ]
-# Check names and reason codes are open strings (new checks appear); the bounds only keep junk out.
-# Reason codes contain hyphens (CERTIFICATE_KEY_VULNERABILITY_CVE-2017-15361).
-CheckName = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
-ReasonCode = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")]
+# Check names and reason codes are open strings in the API (new checks appear): only bounded here, so
+# an odd name is "no rule" for its own check instead of a reason to reject the whole audit.
+CheckName = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f]+$")]
+ReasonCode = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f]+$")]
+# Certificate ids are 64 characters including an optional 0x (botocore's CertificateId).
+CertificateId = Annotated[
+    str, StringConstraints(min_length=64, max_length=64, pattern=r"^(0x)?[a-fA-F0-9]+$")
+]
 # Step Functions execution names: 1-80 characters, letters, digits, '-' and '_'.
 ExecutionName = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=r"^[a-zA-Z0-9_-]+$")]

@@ -9,18 +9,20 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
+from audit_remediator.checks import api_check_name
 from audit_remediator.models.identifiers import (
     AccountId,
     AuditTaskId,
+    CertificateId,
     CheckName,
     FindingId,
     ReasonCode,
-    ScheduledAuditName,
 )
 
 Count = Annotated[int, Field(ge=0, le=10**12)]
 EpochMillis = Annotated[int, Field(ge=0, le=10**14)]
-FreeText = Annotated[str, Field(max_length=2048)]
+# Fields no decision depends on: bounded by the message size only, so they never veto a message.
+Text = Annotated[str, Field(max_length=262144)]
 # 17 checks exist today; the bound leaves room for new ones and keeps hostile lists out.
 MAX_AUDIT_DETAILS = 100
 
@@ -47,8 +49,8 @@ class AuditCheckDetail(_Message):
     suppressed_non_compliant_resources_count: Count | None = Field(
         default=None, alias="suppressedNonCompliantResourcesCount"
     )
-    error_code: Annotated[str, Field(max_length=128)] | None = Field(default=None, alias="errorCode")
-    message: FreeText | None = None
+    error_code: Text | None = Field(default=None, alias="errorCode")
+    message: Text | None = None
 
 
 class AuditCompletionNotification(_Message):
@@ -57,7 +59,7 @@ class AuditCompletionNotification(_Message):
     task_id: AuditTaskId = Field(alias="taskId")
     task_status: Literal["COMPLETED", "FAILED", "CANCELED"] = Field(alias="taskStatus")
     task_type: Literal["ON_DEMAND_AUDIT_TASK", "SCHEDULED_AUDIT_TASK"] = Field(alias="taskType")
-    scheduled_audit_name: ScheduledAuditName | None = Field(default=None, alias="scheduledAuditName")
+    scheduled_audit_name: Text | None = Field(default=None, alias="scheduledAuditName")
     failed_checks_count: Count = Field(alias="failedChecksCount")
     canceled_checks_count: Count = Field(alias="canceledChecksCount")
     non_compliant_checks_count: Count = Field(alias="nonCompliantChecksCount")
@@ -69,7 +71,7 @@ class AuditCompletionNotification(_Message):
     @field_validator("audit_details")
     @classmethod
     def _one_entry_per_check(cls, details: list[AuditCheckDetail]) -> list[AuditCheckDetail]:
-        names = [detail.check_name for detail in details]
+        names = [api_check_name(detail.check_name) for detail in details]
         if len(names) != len(set(names)):
             raise ValueError("auditDetails lists a check more than once")
         return details
@@ -85,12 +87,8 @@ class PolicyVersionIdentifier(_Message):
 class ResourceIdentifier(_Message):
     """The members of the API's ResourceIdentifier; at most the relevant ones are set."""
 
-    device_certificate_id: Annotated[str, Field(pattern=r"^(0x)?[a-fA-F0-9]{64}$")] | None = Field(
-        default=None, alias="deviceCertificateId"
-    )
-    ca_certificate_id: Annotated[str, Field(pattern=r"^(0x)?[a-fA-F0-9]{64}$")] | None = Field(
-        default=None, alias="caCertificateId"
-    )
+    device_certificate_id: CertificateId | None = Field(default=None, alias="deviceCertificateId")
+    ca_certificate_id: CertificateId | None = Field(default=None, alias="caCertificateId")
     cognito_identity_pool_id: Annotated[str, Field(max_length=256)] | None = Field(
         default=None, alias="cognitoIdentityPoolId"
     )
@@ -111,9 +109,7 @@ class NonCompliantResource(_Message):
         alias="resourceType"
     )
     resource_identifier: ResourceIdentifier = Field(alias="resourceIdentifier")
-    additional_info: dict[Annotated[str, Field(max_length=256)], FreeText] | None = Field(
-        default=None, alias="additionalInfo", max_length=64
-    )
+    additional_info: dict[str, Any] | None = Field(default=None, alias="additionalInfo")
 
 
 # Keys a finding might be nested under (reference §5.2: "possibly nested under a wrapper key").
@@ -126,11 +122,11 @@ class FindingNotification(_Message):
     task_id: AuditTaskId = Field(alias="taskId")
     check_name: CheckName = Field(alias="checkName")
     reason_code: ReasonCode = Field(alias="reasonForNonComplianceCode")
-    non_compliant_resource: NonCompliantResource = Field(alias="nonCompliantResource")
-    severity: Literal["CRITICAL", "HIGH", "MEDIUM", "LOW"] | None = None
+    non_compliant_resource: NonCompliantResource | None = Field(default=None, alias="nonCompliantResource")
+    severity: Text | None = None
     finding_time: EpochMillis | None = Field(default=None, alias="findingTime")
     task_start_time: EpochMillis | None = Field(default=None, alias="taskStartTime")
-    reason: FreeText | None = Field(default=None, alias="reasonForNonCompliance")
+    reason: Text | None = Field(default=None, alias="reasonForNonCompliance")
     is_suppressed: bool | None = Field(default=None, alias="isSuppressed")
 
     @model_validator(mode="before")
@@ -152,19 +148,23 @@ class DetectViolation(_Message):
 
 
 def message_kind(value: Any) -> str | None:
-    """Tell the messages apart by shape (reference §5.2, "defensive design")."""
+    """Tell the messages apart by shape (reference §5.2, "defensive design").
+
+    A finding may carry task metadata (even a `taskType`), so the finding's own keys are looked for
+    before the audit summary's.
+    """
     if isinstance(value, BaseModel):
         return str(getattr(value, "kind", None))
     if not isinstance(value, dict):
         return None
     if "violationId" in value or "violationEventType" in value:
         return "detect"
-    if "auditDetails" in value or "taskType" in value:
-        return "audit"
     if "findingId" in value or "nonCompliantResource" in value:
         return "finding"
     if any(isinstance(value.get(key), dict) and "findingId" in value[key] for key in FINDING_WRAPPER_KEYS):
         return "finding"
+    if "auditDetails" in value or "taskType" in value:
+        return "audit"
     return None
 
 

@@ -1,5 +1,6 @@
 """What the planner decides, and what the handler hands to the state machine (camelCase on the wire)."""
 
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -109,6 +110,16 @@ class FindingClaim(_Wire):
     finding_id: FindingId
     check: CheckName
     reason_code: ReasonCode
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What claiming a finding found: a new claim, an earlier one (with its execution), or a check
+    the audit's own execution already covers."""
+
+    status: Literal["new", "earlier", "covered"]
+    execution_name: str
+    execution_input: str
 
 
 class ExecutionRequest(_Wire):
