@@ -310,6 +310,16 @@ class Sandbox:
         self._require_open()
         return boto3.client(service, region_name=self.region, **options)  # type: ignore[call-overload]
 
+    def seed_fleet(self, scenario: str = "workshop") -> Any:
+        """Seeds moto's IoT state and the emulator with a named fleet (sandbox.fleet.SCENARIOS) and
+        returns what was seeded, including the resources each check must report."""
+        self._require_open()
+        if self.emulator is None:
+            raise RuntimeError("seed_fleet needs the Device Defender emulator, which is not installed")
+        from sandbox.fleet import seed_fleet
+
+        return seed_fleet(scenario, emulator=self.emulator, iot=self.client("iot"))
+
     def invoke(self, function: str, event: Any, *, context: Any = None) -> Any:
         """Runs the function's handler in-process (RequestResponse) and returns its JSON result.
         `function` is a logical id, name or ARN. Raises LambdaFunctionError if the handler raised."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 from sandbox import Sandbox
-from sandbox.fleet import seed_fleet
 from tests.conftest import ROOT
 
 
@@ -17,7 +16,8 @@ def test_an_audit_completion_reaches_the_handler_and_starts_one_execution(sb: Sa
         parameters={"RemediationMode": "DryRun", "ManageAccountAuditConfiguration": "true"},
     )
     iot = sb.client("iot")
-    seed_fleet("workshop", emulator=sb.emulator, iot=iot)
+    fleet = sb.seed_fleet("workshop")
+    assert {"SensorDevice01", "SensorDevice02"} <= set(fleet.things)
 
     # When an on-demand audit of the shared-certificate check runs to completion
     task_id = iot.start_on_demand_audit_task(targetCheckNames=["DEVICE_CERTIFICATE_SHARED_CHECK"])["taskId"]
