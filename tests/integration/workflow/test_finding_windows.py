@@ -75,6 +75,22 @@ def window_of(outcomes: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
     return name, outcomes[0]["execution"]["input"]
 
 
+def most_tasks_followed_at_once(wf: Workflow) -> int:
+    """From the call log: a task is followed from its start call to its last status read."""
+    spans: dict[str, list[float]] = {}
+    for call in wf.sb.calls.of("iot"):
+        if call.operation in {"StartAuditMitigationActionsTask", "DescribeAuditMitigationActionsTask"}:
+            spans.setdefault(call.params["taskId"], []).append(call.started_at)
+    edges = sorted(
+        [(min(times), 1) for times in spans.values()] + [(max(times), -1) for times in spans.values()]
+    )
+    running = most = 0
+    for _, step in edges:
+        running += step
+        most = max(most, running)
+    return most
+
+
 def report(result: ExecutionResult) -> dict[str, Any]:
     assert result.status == "SUCCEEDED", (result.get("error"), result.get("cause"))
     output: dict[str, Any] = result.output_json
@@ -85,6 +101,7 @@ def test_three_hundred_findings_of_one_window_become_twelve_tasks(
     wf: Workflow, held_windows: threading.Event
 ) -> None:
     # Given 300 per-finding messages of one audit and one rule, delivered within one window
+    wf.sb.emulator.mitigation_task_seconds = 600
     executions_before = set(wf.executions())
     outcomes, finding_ids = deliver_findings(wf, EXPIRING, 300)
     held_windows.set()
@@ -101,6 +118,7 @@ def test_three_hundred_findings_of_one_window_become_twelve_tasks(
     sent = sorted((c.params["taskId"], c.params["clientRequestToken"], c.params["target"]) for c in starts)
     planned = [t.model_dump(by_alias=True, exclude_none=True) for t in expected]
     assert sent == sorted((t["taskId"], t["clientRequestToken"], t["target"]) for t in planned)
+    assert most_tasks_followed_at_once(wf) == int(wf.stack.parameters["MaxConcurrentMitigationTasks"])
     summary = report(result)
     assert summary["result"] == "full-success"
     assert summary["totals"] == {
