@@ -16,13 +16,13 @@ from typing import Any
 
 import jsonata  # type: ignore[import-untyped]
 
+from sandbox import Sandbox
 from tests.integration.workflow.conftest import (
     ASL,
     PARAMETERS,
     TEMPLATE,
     Workflow,
     audit_plan,
-    open_sandbox,
     task,
 )
 
@@ -108,13 +108,13 @@ def run() -> dict[str, Any]:
     from sandbox.demo import run_demo
 
     figures: dict[str, Any] = {}
-    with open_sandbox(time_scale=TIME_SCALE) as sandbox:
+    with Sandbox(time_scale=TIME_SCALE) as sandbox:
         wf = Workflow(sandbox, sandbox.deploy(TEMPLATE, parameters=PARAMETERS))
         for findings in FINDING_COUNTS:
             counted = _calls_for_one_audit(wf, findings)
             for key, value in counted.items():
                 figures[f"audit_{findings}_findings_{key}"] = value
-    with open_sandbox(time_scale=TASK_TIME_SCALE) as sandbox:
+    with Sandbox(time_scale=TASK_TIME_SCALE) as sandbox:
         wf = Workflow(sandbox, sandbox.deploy(TEMPLATE, parameters=PARAMETERS))
         for minutes in TASK_MINUTES:
             measured = _transitions_per_task(wf, minutes)

@@ -122,12 +122,8 @@ class DemoRun:
 
 def run_demo(template: Path = TEMPLATE) -> DemoRun:
     from sandbox import Sandbox
-    from sandbox.faults import install_hooks
     from sandbox.fleet import seed_fleet
 
-    # Sandbox.open() creates boto3's default session before registering the call-log hooks; registering
-    # them first keeps the sandbox's bookkeeping complete for every client (idempotent).
-    install_hooks()
     with Sandbox(time_scale=TIME_SCALE) as sandbox:
         parameters = {
             "RemediationMode": "Enforce",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,7 +14,6 @@ from sandbox import ExecutionResult, Sandbox, Stack
 from sandbox.device_defender import catalog
 from sandbox.device_defender.mitigation import finding_message
 from sandbox.device_defender.state import AuditTask, CheckResult, Finding
-from sandbox.faults import install_hooks
 from sandbox.lambdas import sns_lambda_event
 from tests.conftest import ROOT
 
@@ -24,7 +22,6 @@ ASL = ROOT / "statemachine" / "remediation.asl.json"
 # Sandbox time runs 1000x faster than the wall clock: a 15 s poll wait takes 15 ms.
 TIME_SCALE = 0.001
 PARAMETERS = {"RemediationMode": "Enforce", "ManageAccountAuditConfiguration": "true"}
-_TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 
 
 @dataclass
@@ -69,33 +66,17 @@ class Workflow:
         return str(started["executionArn"])
 
     def wait(self, execution_arn: str, timeout: float = 60.0) -> ExecutionResult:
-        # The sandbox's running_executions() reads moto's non-executing backend, so this asks the
-        # backend that runs the definition; no API call, so nothing lands in the call log.
-        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
-
-        backend = stepfunctions_parser_backends[self.sb.account_id][self.sb.region]
-        deadline = time.monotonic() + timeout
-        while True:
-            statuses = [
-                e.exec_status.value
-                for e in backend._get_executions()
-                if e.exec_arn == execution_arn and e.exec_status is not None
-            ]
-            if statuses and statuses[0] in _TERMINAL:
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{execution_arn} still running after {timeout} s")
-            time.sleep(0.005)
-        return self.sb.wait_for_execution(execution_arn)
+        return self.sb.wait_for_execution(execution_arn, timeout=timeout)
 
     def executions(self) -> list[str]:
         """The ARNs of every execution of the stack's state machine so far."""
-        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
-
-        backend = stepfunctions_parser_backends[self.sb.account_id][self.sb.region]
-        return [
-            e.exec_arn for e in backend._get_executions() if e.state_machine_arn == self.state_machine_arn
-        ]
+        with self.sb.calls.pause():
+            pages = (
+                self.sb.client("stepfunctions")
+                .get_paginator("list_executions")
+                .paginate(stateMachineArn=self.state_machine_arn)
+            )
+            return [execution["executionArn"] for page in pages for execution in page["executions"]]
 
     def run(self, plan: Mapping[str, Any], name: str | None = None, timeout: float = 60.0) -> ExecutionResult:
         return self.wait(self.start(plan, name), timeout)
@@ -259,17 +240,9 @@ class Workflow:
         return self.sb.calls.of("iot", "StartAuditMitigationActionsTask")
 
 
-def open_sandbox(**options: Any) -> Sandbox:
-    # Sandbox.open() builds boto3's default session before it registers the call-log hooks, so in a
-    # fresh process clients of that session (moto's aws-sdk tasks among them) would bypass the call
-    # log and the faults; registering the hooks first (idempotent) closes that gap.
-    install_hooks()
-    return Sandbox(**options)
-
-
 @pytest.fixture(scope="module")
 def workflow() -> Iterator[Workflow]:
-    with open_sandbox(time_scale=TIME_SCALE) as sandbox:
+    with Sandbox(time_scale=TIME_SCALE) as sandbox:
         stack = sandbox.deploy(TEMPLATE, parameters=PARAMETERS)
         yield Workflow(sandbox, stack)
 

@@ -12,14 +12,13 @@ import pytest
 
 from audit_remediator.models.plan import FindingWindowPlan
 from audit_remediator.planner import window_batches
-from sandbox import ExecutionResult
+from sandbox import ExecutionResult, Sandbox
 from tests.integration.workflow.conftest import (
     PARAMETERS,
     TEMPLATE,
     TIME_SCALE,
     Workflow,
     events_of,
-    open_sandbox,
 )
 
 EXPIRING = "DEVICE_CERTIFICATE_EXPIRING_CHECK"
@@ -32,7 +31,7 @@ DELIVERY_MARGIN_SECONDS = 90 + 60
 
 @pytest.fixture(scope="module")
 def workflow() -> Iterator[Workflow]:
-    with open_sandbox(time_scale=TIME_SCALE) as sandbox:
+    with Sandbox(time_scale=TIME_SCALE) as sandbox:
         stack = sandbox.deploy(TEMPLATE, parameters={**PARAMETERS, "FindingWindowSeconds": WINDOW_SECONDS})
         yield Workflow(sandbox, stack)
 

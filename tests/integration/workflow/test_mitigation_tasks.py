@@ -78,7 +78,8 @@ def test_an_audit_notification_is_remediated_recorded_and_reported(wf: Workflow)
     }
     # And every task and the summary are in the history table, the report on the reports topic
     records = wf.history(audit.task_id)
-    assert {f"TASK#{task_id}" for task_id in planned} | {f"SUMMARY#{outcome['rulesVersion']}"} == set(records)
+    written = {sk for sk in records if sk.startswith(("TASK#", "SUMMARY#"))}
+    assert written == {f"TASK#{task_id}" for task_id in planned} | {f"SUMMARY#{outcome['rulesVersion']}"}
     assert records[f"SUMMARY#{outcome['rulesVersion']}"]["report"] == summary
     [published] = wf.sb.calls.of("sns", "Publish")
     assert published.params["TopicArn"] == wf.stack.physical_ids["RemediationReportsTopic"]
