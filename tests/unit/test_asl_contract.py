@@ -164,7 +164,9 @@ def test_invalid_request_is_never_retried_and_limit_exceeded_waits_longer() -> N
         retrier = next(r for r in start["Retry"] if error in r["ErrorEquals"])
         return float(
             sum(
-                min(retrier["IntervalSeconds"] * retrier["BackoffRate"] ** attempt, retrier["MaxDelaySeconds"])
+                min(
+                    retrier["IntervalSeconds"] * retrier["BackoffRate"] ** attempt, retrier["MaxDelaySeconds"]
+                )
                 for attempt in range(retrier["MaxAttempts"])
             )
         )
