@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ class Workflow:
         self.sb = sandbox
         self.stack = stack
         self._subscription_arn: str | None = None
+        self._reports_queue = ""
 
     @property
     def state_machine_arn(self) -> str:
@@ -236,6 +238,38 @@ class Workflow:
             decoded[plain["sk"]] = plain
         return decoded
 
+    def subscribe_reports(self) -> None:
+        """An SQS queue on RemediationReportsTopic, read by `reports()`."""
+        with self.sb.calls.pause():
+            sqs = self.sb.client("sqs")
+            self._reports_queue = sqs.create_queue(QueueName=f"{self.stack.name}-reports-reader")["QueueUrl"]
+            queue_arn = sqs.get_queue_attributes(QueueUrl=self._reports_queue, AttributeNames=["QueueArn"])
+            self.sb.client("sns").subscribe(
+                TopicArn=self.stack.physical_ids["RemediationReportsTopic"],
+                Protocol="sqs",
+                Endpoint=queue_arn["Attributes"]["QueueArn"],
+                Attributes={"RawMessageDelivery": "true"},
+            )
+
+    def reports(self, at_least: int = 0, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The messages that reached RemediationReportsTopic since the last call (waiting for `at_least`:
+        EventBridge reports an execution's end after DescribeExecution already shows it)."""
+        messages: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        with self.sb.calls.pause():
+            sqs = self.sb.client("sqs")
+            while True:
+                batch = sqs.receive_message(QueueUrl=self._reports_queue, MaxNumberOfMessages=10).get(
+                    "Messages", []
+                )
+                for message in batch:
+                    messages.append(json.loads(message["Body"]))
+                    sqs.delete_message(QueueUrl=self._reports_queue, ReceiptHandle=message["ReceiptHandle"])
+                if not batch and (len(messages) >= at_least or time.monotonic() > deadline):
+                    return messages
+                if not batch:
+                    time.sleep(0.01)
+
     def start_calls(self) -> list[Any]:
         return self.sb.calls.of("iot", "StartAuditMitigationActionsTask")
 
@@ -243,8 +277,9 @@ class Workflow:
 @pytest.fixture(scope="module")
 def workflow() -> Iterator[Workflow]:
     with Sandbox(time_scale=TIME_SCALE) as sandbox:
-        stack = sandbox.deploy(TEMPLATE, parameters=PARAMETERS)
-        yield Workflow(sandbox, stack)
+        workflow = Workflow(sandbox, sandbox.deploy(TEMPLATE, parameters=PARAMETERS))
+        workflow.subscribe_reports()
+        yield workflow
 
 
 @pytest.fixture
@@ -252,6 +287,7 @@ def wf(workflow: Workflow) -> Iterator[Workflow]:
     """The module's workflow with no faults left over and an empty call log."""
     workflow.sb.faults.clear()
     workflow.sb.calls.clear()
+    workflow.reports()
     emulator = workflow.sb.emulator
     saved = emulator.mitigation_task_seconds
     yield workflow

@@ -81,9 +81,7 @@ def test_an_audit_notification_is_remediated_recorded_and_reported(wf: Workflow)
     written = {sk for sk in records if sk.startswith(("TASK#", "SUMMARY#"))}
     assert written == {f"TASK#{task_id}" for task_id in planned} | {f"SUMMARY#{outcome['rulesVersion']}"}
     assert records[f"SUMMARY#{outcome['rulesVersion']}"]["report"] == summary
-    [published] = wf.sb.calls.of("sns", "Publish")
-    assert published.params["TopicArn"] == wf.stack.physical_ids["RemediationReportsTopic"]
-    assert json.loads(published.params["Message"]) == summary
+    assert wf.reports(at_least=1) == [summary]
 
 
 @pytest.mark.parametrize("accepted", [True, False], ids=["accepted-then-500", "500-before-accepting"])
@@ -221,6 +219,13 @@ def test_a_limit_that_persists_fails_the_run_with_its_reason(wf: Workflow) -> No
     assert "too many tasks" in result["cause"]
     assert [outcome for *_, outcome in start_attempts(wf)] == ["LimitExceededException"] * 9
     assert planned["taskId"] not in wf.mitigation_tasks()
+    # And EventBridge reports the failed execution on the reports topic (C26)
+    [ended] = wf.reports(at_least=1)
+    assert (ended["kind"], ended["status"], ended["executionArn"]) == (
+        "execution-ended-abnormally",
+        "FAILED",
+        result["executionArn"],
+    )
 
 
 def test_an_invalid_request_is_reported_not_retried(wf: Workflow) -> None:
