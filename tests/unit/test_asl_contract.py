@@ -33,17 +33,17 @@ EVENTS_PER_RETRY = 3
 IOT_MODEL = botocore.session.get_session().get_service_model("iot")
 
 
-def scopes(states: dict[str, Any] = ASL["States"]) -> Iterator[dict[str, Any]]:
-    """The top-level States and every Map's ItemProcessor States, each a scope of its own."""
-    yield states
-    for state in states.values():
+def scopes(machine: dict[str, Any] = ASL) -> Iterator[dict[str, Any]]:
+    """The top-level machine and every Map's ItemProcessor, each a scope with StartAt and States."""
+    yield machine
+    for state in machine["States"].values():
         if state["Type"] == "Map":
-            yield from scopes(state["ItemProcessor"]["States"])
+            yield from scopes(state["ItemProcessor"])
 
 
 def all_states() -> Iterator[tuple[str, dict[str, Any]]]:
-    for states in scopes():
-        yield from states.items()
+    for scope in scopes():
+        yield from scope["States"].items()
 
 
 def transitions(state: dict[str, Any]) -> list[str]:
@@ -91,17 +91,8 @@ def test_placeholders_are_exactly_the_template_substitutions() -> None:
 
 
 def test_every_transition_names_a_state_of_its_scope_and_every_state_is_reachable() -> None:
-    for states in scopes():
-        start = next(
-            (
-                p["StartAt"]
-                for _, s in all_states()
-                if s["Type"] == "Map"
-                for p in [s["ItemProcessor"]]
-                if p["States"] is states
-            ),
-            ASL["StartAt"],
-        )
+    for scope in scopes():
+        states, start = scope["States"], scope["StartAt"]
         assert start in states
         seen, todo = set(), [start]
         while todo:
