@@ -254,6 +254,7 @@ class Workflow:
     def reports(self, at_least: int = 0, timeout: float = 10.0) -> list[dict[str, Any]]:
         """The messages that reached RemediationReportsTopic since the last call (waiting for `at_least`:
         EventBridge reports an execution's end after DescribeExecution already shows it)."""
+        assert self._reports_queue, "subscribe_reports() first"
         messages: list[dict[str, Any]] = []
         deadline = time.monotonic() + timeout
         with self.sb.calls.pause():

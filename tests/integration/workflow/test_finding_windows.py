@@ -33,7 +33,9 @@ DELIVERY_MARGIN_SECONDS = 90 + 60
 def workflow() -> Iterator[Workflow]:
     with Sandbox(time_scale=TIME_SCALE) as sandbox:
         stack = sandbox.deploy(TEMPLATE, parameters={**PARAMETERS, "FindingWindowSeconds": WINDOW_SECONDS})
-        yield Workflow(sandbox, stack)
+        workflow = Workflow(sandbox, stack)
+        workflow.subscribe_reports()
+        yield workflow
 
 
 @pytest.fixture
