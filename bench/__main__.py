@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sandbox.replay import stdout_to_stderr
+
 MODULES = ("core", "workflow")
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -22,7 +24,10 @@ def main(argv: list[str]) -> int:
             print(f"bench {name}: not present, skipped", file=sys.stderr)
             continue
         print(f"== {name}", flush=True)
-        results[name] = module.run()
+        # The handler's structured logs go to stdout in Lambda; here they would bury the figures.
+        with stdout_to_stderr() as figures_out:
+            results[name] = module.run()
+            figures_out.flush()
         for key, value in results[name].items():
             print(f"  {key}: {value}")
     RESULTS.mkdir(exist_ok=True)

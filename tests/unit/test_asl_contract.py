@@ -299,8 +299,8 @@ def polls_to_see(task_seconds: int, initial: int, maximum: int) -> int:
 def test_the_poll_schedule_with_the_template_defaults() -> None:
     initial = int(PARAMETERS["PollInitialWaitSeconds"]["Default"])
     maximum = int(PARAMETERS["PollMaxWaitSeconds"]["Default"])
-    # 15, 30, 60, 120, 240 s, then every 300 s: the cap sets the pace of long tasks.
-    assert [polls_to_see(minutes * 60, initial, maximum) for minutes in (1, 10, 60)] == [3, 6, 16]
+    # 30, 60, 120, 240, 480 s, then every 900 s: a 60-minute task is read 8 times.
+    assert [polls_to_see(minutes * 60, initial, maximum) for minutes in (1, 10, 60)] == [2, 5, 8]
     # The longest task followed to its end with the defaults: about 3 hours.
     assert sum(poll_waits(initial, maximum, max_polls())) >= 3 * 3600
 

@@ -266,11 +266,11 @@ def _start_once(
     )
 
 
-def _started(execution: StartedExecution, name: str, *, duplicate: bool = False) -> dict[str, Any]:
+def _started(execution: StartedExecution, name: str) -> dict[str, Any]:
     return {
         "executionArn": execution.execution_arn,
         "executionName": name,
-        "alreadyExisted": duplicate or execution.already_existed,
+        "alreadyExisted": execution.already_existed,
     }
 
 
@@ -381,8 +381,12 @@ def _handle_finding(
         # A re-delivery restarts the execution its first delivery recorded: that delivery may have
         # stopped between its claim and its start. Starting a name twice is harmless.
         execution = services.executions.start(found.execution_name, found.execution_input)
+        # A new claim is this finding's first delivery, whether or not another finding of its window
+        # started the window's execution already.
         return {
-            **_started(execution, found.execution_name, duplicate=found.status == "earlier"),
+            "executionArn": execution.execution_arn,
+            "executionName": found.execution_name,
+            "alreadyExisted": found.status == "earlier",
             "executionInput": found.execution_input,
         }
 
