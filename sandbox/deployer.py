@@ -32,6 +32,7 @@ import botocore
 import botocore.session
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
+from audit_remediator.checks import CLOUDFORMATION_CHECK_PROPERTIES
 from sandbox.lambdas import FunctionSpec, LambdaRunner
 from sandbox.stepfunctions import to_api_members
 
@@ -56,28 +57,7 @@ _PSEUDO_PARAMETERS: Final = frozenset(
     }
 )
 _SUBSTITUTION: Final = re.compile(r"\$\{([^}]*)\}")
-# Property names of AWS::IoT::AccountAuditConfiguration -> API check names (CloudFormation reference).
-AUDIT_CHECK_NAMES: Final = {
-    "AuthenticatedCognitoRoleOverlyPermissiveCheck": "AUTHENTICATED_COGNITO_ROLE_OVERLY_PERMISSIVE_CHECK",
-    "CaCertificateExpiringCheck": "CA_CERTIFICATE_EXPIRING_CHECK",
-    "CaCertificateKeyQualityCheck": "CA_CERTIFICATE_KEY_QUALITY_CHECK",
-    "ConflictingClientIdsCheck": "CONFLICTING_CLIENT_IDS_CHECK",
-    "DeviceCertificateAgeCheck": "DEVICE_CERTIFICATE_AGE_CHECK",
-    "DeviceCertificateExpiringCheck": "DEVICE_CERTIFICATE_EXPIRING_CHECK",
-    "DeviceCertificateKeyQualityCheck": "DEVICE_CERTIFICATE_KEY_QUALITY_CHECK",
-    "DeviceCertificateSharedCheck": "DEVICE_CERTIFICATE_SHARED_CHECK",
-    "IntermediateCaRevokedForActiveDeviceCertificatesCheck": (
-        "INTERMEDIATE_CA_REVOKED_FOR_ACTIVE_DEVICE_CERTIFICATES_CHECK"
-    ),
-    "IotPolicyOverlyPermissiveCheck": "IOT_POLICY_OVERLY_PERMISSIVE_CHECK",
-    "IoTPolicyPotentialMisConfigurationCheck": "IOT_POLICY_POTENTIAL_MISCONFIGURATION_CHECK",
-    "IotRoleAliasAllowsAccessToUnusedServicesCheck": "IOT_ROLE_ALIAS_ALLOWS_ACCESS_TO_UNUSED_SERVICES_CHECK",
-    "IotRoleAliasOverlyPermissiveCheck": "IOT_ROLE_ALIAS_OVERLY_PERMISSIVE_CHECK",
-    "LoggingDisabledCheck": "LOGGING_DISABLED_CHECK",
-    "RevokedCaCertificateStillActiveCheck": "REVOKED_CA_CERTIFICATE_STILL_ACTIVE_CHECK",
-    "RevokedDeviceCertificateStillActiveCheck": "REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE_CHECK",
-    "UnauthenticatedCognitoRoleOverlyPermissiveCheck": "UNAUTHENTICATED_COGNITO_ROLE_OVERLY_PERMISSIVE_CHECK",
-}
+AUDIT_CHECK_NAMES: Final = CLOUDFORMATION_CHECK_PROPERTIES
 _AUDIT_CHECK_CONFIGURATION_NAMES: Final = {
     "CertAgeThresholdInDays": "CERT_AGE_THRESHOLD_IN_DAYS",
     "CertExpirationThresholdInDays": "CERT_EXPIRATION_THRESHOLD_IN_DAYS",

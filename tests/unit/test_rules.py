@@ -210,3 +210,9 @@ def test_a_change_to_the_check_catalogue_is_a_new_version(monkeypatch: pytest.Mo
         type(info)(info.name, (*info.reason_codes, "NEW_CODE"), info.actions),
     )
     assert load_rules().version != before
+
+
+def test_every_known_check_has_its_cloudformation_property() -> None:
+    from audit_remediator.checks import CLOUDFORMATION_CHECK_PROPERTIES
+
+    assert sorted(CLOUDFORMATION_CHECK_PROPERTIES.values()) == sorted(KNOWN_CHECKS)

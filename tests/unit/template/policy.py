@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from audit_remediator.checks import CLOUDFORMATION_CHECK_PROPERTIES
 from tests.unit.template.stack import ACCOUNT, PARTITION, REGION, STACK_NAME, Stack, Statement
 
 Check = Callable[[Stack], list[str]]
@@ -31,27 +32,7 @@ FORBIDDEN_AT_RUN_TIME = (
     "iot:DeleteMitigationAction",
 )
 KMS_CRYPTO = ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo")
-API_CHECK_NAMES = {
-    "AuthenticatedCognitoRoleOverlyPermissiveCheck": "AUTHENTICATED_COGNITO_ROLE_OVERLY_PERMISSIVE_CHECK",
-    "CaCertificateExpiringCheck": "CA_CERTIFICATE_EXPIRING_CHECK",
-    "CaCertificateKeyQualityCheck": "CA_CERTIFICATE_KEY_QUALITY_CHECK",
-    "ConflictingClientIdsCheck": "CONFLICTING_CLIENT_IDS_CHECK",
-    "DeviceCertificateAgeCheck": "DEVICE_CERTIFICATE_AGE_CHECK",
-    "DeviceCertificateExpiringCheck": "DEVICE_CERTIFICATE_EXPIRING_CHECK",
-    "DeviceCertificateKeyQualityCheck": "DEVICE_CERTIFICATE_KEY_QUALITY_CHECK",
-    "DeviceCertificateSharedCheck": "DEVICE_CERTIFICATE_SHARED_CHECK",
-    "IntermediateCaRevokedForActiveDeviceCertificatesCheck": (
-        "INTERMEDIATE_CA_REVOKED_FOR_ACTIVE_DEVICE_CERTIFICATES_CHECK"
-    ),
-    "IotPolicyOverlyPermissiveCheck": "IOT_POLICY_OVERLY_PERMISSIVE_CHECK",
-    "IoTPolicyPotentialMisConfigurationCheck": "IOT_POLICY_POTENTIAL_MISCONFIGURATION_CHECK",
-    "IotRoleAliasAllowsAccessToUnusedServicesCheck": "IOT_ROLE_ALIAS_ALLOWS_ACCESS_TO_UNUSED_SERVICES_CHECK",
-    "IotRoleAliasOverlyPermissiveCheck": "IOT_ROLE_ALIAS_OVERLY_PERMISSIVE_CHECK",
-    "LoggingDisabledCheck": "LOGGING_DISABLED_CHECK",
-    "RevokedCaCertificateStillActiveCheck": "REVOKED_CA_CERTIFICATE_STILL_ACTIVE_CHECK",
-    "RevokedDeviceCertificateStillActiveCheck": "REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE_CHECK",
-    "UnauthenticatedCognitoRoleOverlyPermissiveCheck": "UNAUTHENTICATED_COGNITO_ROLE_OVERLY_PERMISSIVE_CHECK",
-}
+API_CHECK_NAMES = CLOUDFORMATION_CHECK_PROPERTIES
 SERVICE_METRICS = {
     "Notifications",
     "Decisions",
