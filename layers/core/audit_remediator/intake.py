@@ -364,9 +364,7 @@ def _handle_finding(
         notification, rule, rules, _plan_settings(settings), settings.account_id, services.clock()
     )
     claim = FindingClaim(
-        finding_id=notification.finding_id,
-        check=notification.check_name,
-        reason_code=notification.reason_code,
+        finding_id=notification.finding_id, check=plan.check, reason_code=notification.reason_code
     )
     input_json = plan.model_dump_json(by_alias=True)
 
