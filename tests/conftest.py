@@ -16,6 +16,14 @@ STACK_NAME = "iot-audit-remediator"
 AUDIT_EVENTS_TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{STACK_NAME}-audit-events"
 
 
+def function_environment() -> set[str]:
+    """The variables AuditEventsFunction's environment must set: its settings model, plus Powertools' own."""
+    from audit_remediator.settings import AuditEventsSettings
+
+    modelled = {str(field.alias) for field in AuditEventsSettings.model_fields.values()}
+    return modelled | {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+
+
 def load_event(name: str) -> dict[str, Any]:
     event: dict[str, Any] = json.loads((EVENTS_DIR / f"{name}.json").read_text())
     return event

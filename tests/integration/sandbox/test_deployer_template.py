@@ -8,23 +8,10 @@ import pytest
 
 from sandbox import Sandbox, Stack, supported_resource_types
 from sandbox.deployer import translate
-from tests.conftest import ROOT, STACK_NAME
+from tests.conftest import ROOT, STACK_NAME, function_environment
 
 TEMPLATE = ROOT / "template.yaml"
-FUNCTION_ENVIRONMENT = {
-    "AUDIT_EVENTS_TOPIC_ARN",
-    "STATE_MACHINE_ARN",
-    "IDEMPOTENCY_TABLE_NAME",
-    "REMEDIATION_TABLE_NAME",
-    "QUARANTINE_QUEUE_URL",
-    "REMEDIATION_MODE",
-    "MITIGATION_ACTION_NAME_PREFIX",
-    "FINDING_WINDOW_SECONDS",
-    "HISTORY_RETENTION_DAYS",
-    "POWERTOOLS_SERVICE_NAME",
-    "POWERTOOLS_METRICS_NAMESPACE",
-    "POWERTOOLS_LOG_LEVEL",
-}
+FUNCTION_ENVIRONMENT = function_environment()
 # A fresh sandbox account has no Device Defender audit configuration; the stack provides it.
 PARAMETERS = {"RemediationMode": "Enforce", "ManageAccountAuditConfiguration": "true"}
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from audit_remediator.checks import CLOUDFORMATION_CHECK_PROPERTIES
+from tests.conftest import function_environment
 from tests.unit.template.stack import ACCOUNT, PARTITION, REGION, STACK_NAME, Stack, Statement
 
 Check = Callable[[Stack], list[str]]
@@ -48,20 +49,7 @@ SERVICE_METRICS = {
     "FindingsMitigated",
     "FindingsFailed",
 }
-FUNCTION_ENVIRONMENT = {
-    "AUDIT_EVENTS_TOPIC_ARN",
-    "STATE_MACHINE_ARN",
-    "IDEMPOTENCY_TABLE_NAME",
-    "REMEDIATION_TABLE_NAME",
-    "QUARANTINE_QUEUE_URL",
-    "REMEDIATION_MODE",
-    "MITIGATION_ACTION_NAME_PREFIX",
-    "FINDING_WINDOW_SECONDS",
-    "HISTORY_RETENTION_DAYS",
-    "POWERTOOLS_SERVICE_NAME",
-    "POWERTOOLS_METRICS_NAMESPACE",
-    "POWERTOOLS_LOG_LEVEL",
-}
+FUNCTION_ENVIRONMENT = function_environment()
 
 
 def check(function: Check) -> Check:
