@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
@@ -22,6 +21,13 @@ from sandbox.device_defender.catalog import CHECKS
 from sandbox.device_defender.checks import broad_data_plane_actions
 from sandbox.fleet import EVALUATED_CHECKS, SCENARIOS, SeededFleet, resource_label, seed_fleet
 from tests.conftest import ACCOUNT_ID, REGION
+from tests.integration.sandbox.emulator_support import (
+    Clients,
+    audit_findings,
+    make_clients,
+    received,
+    subscribed_queue,
+)
 
 ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/device-defender-audit"
 # moto dates the certificates it creates from the real clock, so the emulator's clock starts now.
@@ -49,13 +55,6 @@ DETAIL_KEYS = {
 
 
 @dataclass
-class Clients:
-    iot: Any
-    sns: Any
-    sqs: Any
-
-
-@dataclass
 class Env:
     emulator: DeviceDefenderEmulator
     clock: ManualClock
@@ -76,8 +75,7 @@ class Env:
         return task_id
 
     def findings(self, task_id: str, **filters: Any) -> list[dict[str, Any]]:
-        pages = self.iot.get_paginator("list_audit_findings").paginate(taskId=task_id, **filters)
-        return [finding for page in pages for finding in page["findings"]]
+        return audit_findings(self.iot, task_id, **filters)
 
     def found(self, task_id: str) -> dict[str, set[str]]:
         found: dict[str, set[str]] = {check: set() for check in EVALUATED_CHECKS}
@@ -89,23 +87,16 @@ class Env:
 
     def notification_queue(self) -> tuple[str, str]:
         """An SNS topic for audit notifications with an SQS queue subscribed; returns (topic, queue url)."""
-        topic = self.sns.create_topic(Name="audit-notifications")["TopicArn"]
-        queue = self.sqs.create_queue(QueueName="audit-notifications")["QueueUrl"]
-        queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        self.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-        return topic, queue
+        return subscribed_queue(self.sns, self.sqs, "audit-notifications")
 
     def received(self, queue: str) -> list[dict[str, Any]]:
-        messages = self.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
-        return [json.loads(json.loads(m["Body"])["Message"]) for m in messages]
+        return received(self.sqs, queue)
 
 
 @pytest.fixture(scope="module")
 def clients() -> Clients:
     with mock_aws():
-        return Clients(*(boto3.client(s, region_name=REGION) for s in ("iot", "sns", "sqs")))
+        return make_clients()
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
@@ -21,6 +20,13 @@ from moto import mock_aws
 from sandbox.device_defender import DeviceDefenderEmulator, ManualClock
 from sandbox.fleet import EVALUATED_CHECKS, SeededFleet, seed_fleet
 from tests.conftest import ACCOUNT_ID, REGION
+from tests.integration.sandbox.emulator_support import (
+    Clients,
+    audit_findings,
+    make_clients,
+    received,
+    subscribed_queue,
+)
 
 ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/mitigation"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -38,13 +44,6 @@ FINDING_MESSAGE_KEYS = {
     "reasonForNonComplianceCode",
     "reasonForNonCompliance",
 }
-
-
-@dataclass
-class Clients:
-    iot: Any
-    sns: Any
-    sqs: Any
 
 
 @dataclass
@@ -67,9 +66,7 @@ class Env:
         return task_id
 
     def findings(self, audit_task_id: str, check: str | None = None) -> list[dict[str, Any]]:
-        filters = {"checkName": check} if check else {}
-        pages = self.iot.get_paginator("list_audit_findings").paginate(taskId=audit_task_id, **filters)
-        return [finding for page in pages for finding in page["findings"]]
+        return audit_findings(self.iot, audit_task_id, **({"checkName": check} if check else {}))
 
     def mitigate(self, task_id: str, target: dict[str, Any], mapping: dict[str, list[str]]) -> dict[str, Any]:
         self.iot.start_audit_mitigation_actions_task(
@@ -94,10 +91,7 @@ class Env:
         return status
 
     def received(self) -> list[dict[str, Any]]:
-        messages = self.sqs.receive_message(QueueUrl=self.reports_queue, MaxNumberOfMessages=10).get(
-            "Messages", []
-        )
-        return [json.loads(json.loads(m["Body"])["Message"]) for m in messages]
+        return received(self.sqs, self.reports_queue)
 
 
 ACTIONS: dict[str, dict[str, Any]] = {
@@ -112,7 +106,7 @@ ACTIONS: dict[str, dict[str, Any]] = {
 @pytest.fixture(scope="module")
 def clients() -> Clients:
     with mock_aws():
-        return Clients(*(boto3.client(s, region_name=REGION) for s in ("iot", "sns", "sqs")))
+        return make_clients()
 
 
 @pytest.fixture
@@ -123,12 +117,7 @@ def env(clients: Clients) -> Iterator[Env]:
         DeviceDefenderEmulator(clock=clock, audit_seconds=0, mitigation_task_seconds=0, seed=3) as dd,
     ):
         iot, sns, sqs = clients.iot, clients.sns, clients.sqs
-        topic = sns.create_topic(Name="remediation-reports")["TopicArn"]
-        queue = sqs.create_queue(QueueName="remediation-reports")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+        topic, queue = subscribed_queue(sns, sqs, "remediation-reports")
         iot.create_thing_group(thingGroupName="Quarantine")
         for name, params in {
             **ACTIONS,
