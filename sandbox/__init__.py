@@ -177,6 +177,7 @@ class Sandbox:
         self._clients: dict[str, Any] = {}
         self._saved_environment: dict[str, str | None] = {}
         self._open = False
+        self._closing = False
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -203,6 +204,7 @@ class Sandbox:
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         self._open = True
+        self._closing = False
         boto3.DEFAULT_SESSION = _default_session(self.region)
         try:
             faults.activate(self.faults)
@@ -223,6 +225,9 @@ class Sandbox:
 
         if not self._open:
             return
+        # Executions aborted from here on send no status-change event: one sent late would reach the
+        # next sandbox of this process, whose stack has the same names, or the real endpoint.
+        self._closing = True
         # Every step runs even if one fails: a patch left installed would act in the next sandbox.
         steps: list[Callable[[], None]] = [self._stop_executions, self.lambdas.close]
         if self.emulator is not None:
@@ -529,7 +534,7 @@ def target_input(target: Mapping[str, Any], event: Mapping[str, Any]) -> Any:
 
 def _deliver_to_other_targets(sandbox: Sandbox, rule: Any, event: Mapping[str, Any]) -> None:
     """The targets moto's EventBridge does not deliver to: SNS topics, functions, state machines."""
-    if not sandbox._open or not rule.event_pattern.matches_event(event):
+    if not sandbox._open or sandbox._closing or not rule.event_pattern.matches_event(event):
         return
     for target in rule.targets:
         service = str(target["Arn"]).split(":")[2]
@@ -572,7 +577,7 @@ def _install_execution_events(sandbox: Sandbox) -> None:
 
     def terminated(communication: Any) -> None:
         original(communication)
-        if not sandbox._open:
+        if not sandbox._open or sandbox._closing:
             return
         try:
             with sandbox.calls.pause():

@@ -7,7 +7,9 @@ import json
 from typing import Any
 
 import pytest
+from moto.stepfunctions.parser.utils import TMP_THREADS
 
+import sandbox as sandbox_module
 from sandbox import Sandbox, transform_input
 from tests.conftest import ROOT
 from tests.integration.sandbox.conftest import RUNTIME_TEMPLATE
@@ -115,3 +117,49 @@ def test_the_templates_failed_execution_rule_reports_to_the_reports_topic(sb: Sa
         "startDate": 1767225600000,
         "stopDate": 1767229200000,
     }
+
+
+def test_executions_aborted_by_closing_the_sandbox_send_no_status_events(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a spy on the status-change events and an execution waiting far beyond the test
+    sent: list[str] = []
+    real = sandbox_module._put_status_change_event
+    monkeypatch.setattr(
+        sandbox_module,
+        "_put_status_change_event",
+        lambda sb, execution: (sent.append(execution.exec_arn), real(sb, execution)),
+    )
+    with Sandbox(time_scale=0.001) as sb:
+        role = sb.client("iam").create_role(
+            RoleName="waiting",
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "states.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+        )["Role"]["Arn"]
+        machine = sb.client("stepfunctions").create_state_machine(
+            name="waiting",
+            roleArn=role,
+            definition=json.dumps(
+                {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 10**7, "End": True}}}
+            ),
+        )["stateMachineArn"]
+        sb.client("stepfunctions").start_execution(stateMachineArn=machine, name="left-running")
+        assert sb.running_executions()
+
+    # When the sandbox closes (aborting it) and the execution's worker has ended
+    for thread in list(TMP_THREADS):
+        thread.join(timeout=10)
+
+    # Then no status-change event was put: it would reach whatever sandbox the process opens next,
+    # whose stack has the same names and so the same topic ARNs
+    assert sent == []
