@@ -423,7 +423,7 @@ class Sandbox:
         return [f"audit {a['taskId']}" for a in audits] + [f"mitigation task {t['taskId']}" for t in tasks]
 
     def running_executions(self) -> list[str]:
-        return [execution.exec_arn for execution in self._executions() if execution.status == "RUNNING"]
+        return [execution.exec_arn for execution in self._executions() if _running(execution)]
 
     def sleep(self, seconds: float) -> None:
         """Sleeps `seconds` of sandbox time (scaled like Wait states)."""
@@ -459,13 +459,19 @@ class Sandbox:
         """Aborts what still runs, and waits a little for it to stop: a task still in flight when
         moto's mock ends would send its call to the real endpoint."""
         now = datetime.datetime.now(datetime.UTC)
-        running = [execution for execution in self._executions() if execution.status == "RUNNING"]
+        running = [execution for execution in self._executions() if _running(execution)]
         for execution in running:
             LOG.warning("sandbox closing: aborting running execution %s", execution.exec_arn)
             execution.stop(stop_date=now, error="Sandbox.Closed", cause="the sandbox was closed")
         deadline = time.monotonic() + 5
-        while any(execution.status == "RUNNING" for execution in running) and time.monotonic() < deadline:
+        while any(_running(execution) for execution in running) and time.monotonic() < deadline:
             time.sleep(0.01)
+
+
+def _running(execution: Any) -> bool:
+    """moto lists an execution before it starts it, with no status yet (stepfunctions/parser/models.py,
+    start_execution): count it as running, as DescribeExecution would."""
+    return execution.exec_status is None or execution.exec_status.value == "RUNNING"
 
 
 # --- EventBridge: Step Functions status-change events, input transformers ------------------------

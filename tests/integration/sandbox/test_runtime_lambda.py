@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 import pytest
+from moto.stepfunctions.parser.backend.execution import Execution
 
 from sandbox import LambdaFunctionError, Sandbox, Stack
 from tests.integration.sandbox.conftest import RUNTIME_TEMPLATE, TIME_SCALE
@@ -205,6 +206,33 @@ def test_settle_waits_for_running_executions_and_close_aborts_them(sb: Sandbox, 
         sb.settle(timeout=0.2)
     sb.close()
     assert sb.running_executions() == []
+
+
+def test_an_execution_listed_but_not_yet_started_counts_as_running(
+    sb: Sandbox, echo_stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a look at the running executions in the moment moto has listed a new execution but not
+    # started it (StartExecution on another thread while settle() polls)
+    seen: list[list[str]] = []
+    start = Execution.start
+
+    def start_after_a_look(execution: Execution) -> None:
+        seen.append(sb.running_executions())
+        start(execution)
+
+    monkeypatch.setattr(Execution, "start", start_after_a_look)
+    sfn = sb.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="waiter",
+        definition=json.dumps({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": True}}}),
+        roleArn=echo_stack.get_att("EchoWorkflowRole", "Arn"),
+    )["stateMachineArn"]
+
+    # When an execution starts
+    arn = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+
+    # Then it counted as running before it had a status
+    assert seen == [[arn]]
 
 
 def test_a_handler_running_past_its_timeout_fails_as_lambda_reports_it(
