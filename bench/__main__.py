@@ -8,7 +8,7 @@ from typing import Any
 
 from sandbox.replay import stdout_to_stderr
 
-MODULES = ("core", "workflow")
+MODULES = ("core", "workflow", "load")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
