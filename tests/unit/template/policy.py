@@ -684,9 +684,8 @@ def audit_setup(stack: Stack) -> list[str]:
         return [*problems, "no AccountAuditConfiguration"]
     if resource.get("Condition") != "ManageAuditConfiguration":
         problems.append("AccountAuditConfiguration is not optional")
-    for policy in ("DeletionPolicy", "UpdateReplacePolicy"):
-        if resource.get(policy) != "Retain":
-            problems.append(f"AccountAuditConfiguration has {policy} {resource.get(policy)}, expected Retain")
+    if resource.get("DeletionPolicy") not in RETAINING_DELETION_POLICIES:
+        problems.append(f"AccountAuditConfiguration is deleted with the stack ({resource.get('DeletionPolicy')})")
     if "AccountAuditConfiguration" in stack.resources:
         properties = stack.properties("AccountAuditConfiguration")
         checks = properties["AuditCheckConfigurations"]
@@ -718,6 +717,30 @@ def audit_setup(stack: Stack) -> list[str]:
             problems.append(
                 f"the scheduled audit runs {sorted(set(scheduled['TargetCheckNames']) ^ enabled)}"
             )
+    return problems
+
+
+RETAINING_DELETION_POLICIES = {"Retain", "RetainExceptOnCreate", "Snapshot"}
+RETAINED = {"QuarantineThingGroup", "QuarantinePolicy", "AuditRole", "AccountAuditConfiguration"}
+
+
+@check
+def retained_resources_survive_only_a_successful_create(stack: Stack) -> list[str]:
+    """A rolled-back first deploy leaves nothing behind that would block its retry (fixed names, account
+    singletons): retained resources use RetainExceptOnCreate (CloudFormation, July 2023), and survive a
+    replacement too (UpdateReplacePolicy Retain)."""
+    problems: list[str] = []
+    retained = set()
+    for logical_id, resource in stack.template["Resources"].items():
+        deletion = resource.get("DeletionPolicy", "Delete")
+        if deletion in RETAINING_DELETION_POLICIES or resource.get("UpdateReplacePolicy") == "Retain":
+            retained.add(logical_id)
+            if deletion != "RetainExceptOnCreate":
+                problems.append(f"{logical_id} has DeletionPolicy {deletion}, expected RetainExceptOnCreate")
+            if resource.get("UpdateReplacePolicy") != "Retain":
+                problems.append(f"{logical_id} has UpdateReplacePolicy {resource.get('UpdateReplacePolicy')}")
+    if retained != RETAINED:
+        problems.append(f"retained: {sorted(retained)}, expected {sorted(RETAINED)}")
     return problems
 
 
