@@ -1270,5 +1270,13 @@ def _iot_account_audit_configuration(d: Deployment, logical_id: str, p: dict[str
                 if value is not None
             }
         }
-    d.client("iot").update_account_audit_configuration(**request)
-    return Created(str(p.get("AccountId", d.account_id)))
+    from sandbox.account_audit_resource import create_account_audit_configuration
+
+    create_account_audit_configuration(
+        d.client("iot"),
+        logical_id=logical_id,
+        template_account_id=str(p["AccountId"]),
+        account_id=d.account_id,
+        request=request,
+    )
+    return Created(str(p["AccountId"]))
