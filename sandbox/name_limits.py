@@ -65,7 +65,9 @@ def max_length(resource_type: str) -> int | None:
     if member is None:
         return None
     model = botocore.session.get_session().get_service_model(member.service)
-    shape = model.operation_model(member.operation).input_shape.members[member.member]
+    input_shape = model.operation_model(member.operation).input_shape
+    assert input_shape is not None
+    shape = input_shape.members[member.member]
     text = re.sub(r"<[^>]+>", "", shape.documentation or "")
     limits = [int(found) for found in _STATED_LIMIT.findall(text)]
     if "max" in shape.metadata:
