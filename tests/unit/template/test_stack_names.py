@@ -1,5 +1,7 @@
 """Stack names are checked against the names built from them before anything is deployed."""
 
+import re
+
 import pytest
 
 from sandbox.name_limits import max_length
@@ -50,3 +52,11 @@ def test_every_derived_name_is_seen() -> None:
         "RemediationReportsDeliveryDLQ",
         "IdempotencyTable",
     } <= names
+
+
+def test_the_readme_states_the_longest_stack_name_the_template_holds() -> None:
+    names = stack_names.derived_names(stack_names.translate(stack_names.load()))
+    readme = (stack_names.TEMPLATE.parent / "README.md").read_text()
+    stated = re.search(r"a stack\s+name may have at most \*\*(\d+) characters\*\*", readme)
+    assert stated is not None, "the README's Deploy section no longer states the stack name limit"
+    assert int(stated.group(1)) == min(name.budget for name in names)
