@@ -97,8 +97,10 @@ lint-template: $(VENV)/.synced $(CHECKOV_VENV)/.synced ## serverless rules, chec
 layer-requirements: $(VENV)/.synced ## rewrite layers/core/requirements.txt from uv.lock's runtime dependencies
 	$(UV_EXPORT_LAYER) -o $(LAYER_REQUIREMENTS)
 
-build: $(VENV)/.synced ## sam build for arm64 with Python 3.12 (no container), then the artefacts' sizes
+build: $(VENV)/.synced ## stack names checked, sam build for arm64 with Python 3.12 (no container), layer and sizes checked
+	$(PY) -m tools.stack_names
 	$(VENV)/bin/sam build --template template.yaml
+	$(PY) -m tools.artifacts check
 	$(PY) -m tools.artifacts sizes
 
 package: build ## the zip files Lambda receives (build/package/), with their sizes

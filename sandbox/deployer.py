@@ -34,6 +34,7 @@ from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from audit_remediator.checks import CLOUDFORMATION_CHECK_PROPERTIES
 from sandbox.lambdas import FunctionSpec, LambdaRunner
+from sandbox.name_limits import NAME_MEMBERS, NameTooLongError, check_name
 from sandbox.stepfunctions import to_api_members
 
 LOG = logging.getLogger(__name__)
@@ -70,6 +71,15 @@ class DeployError(Exception):
 
 class UnsupportedResourceTypeError(DeployError):
     """The template uses a resource type the sandbox cannot create."""
+
+
+class PhysicalNameTooLongError(DeployError):
+    """A resource's name is longer than its service accepts (the create call's validation error)."""
+
+
+# botocore's cloudformation model, CreateStack StackName: alphanumerics and hyphens, starting with a letter,
+# at most 128 characters.
+_STACK_NAME: Final = re.compile(r"[a-zA-Z][-a-zA-Z0-9]{0,127}")
 
 
 @dataclass
@@ -249,6 +259,11 @@ class Deployment:
     # --- entry point ------------------------------------------------------------------------------
 
     def run(self) -> Stack:
+        if _STACK_NAME.fullmatch(self.stack_name) is None:
+            raise DeployError(
+                f"stack name {self.stack_name!r}: letters, digits and hyphens, starting with a letter, "
+                "at most 128 characters"
+            )
         translated = translate(self.template_path, self.requested_parameters, region=self.region)
         self.template = translated.template
         self.artifacts = translated.artifacts
@@ -288,6 +303,7 @@ class Deployment:
                     "(sandbox.device_defender), which is not available"
                 )
             properties = self.resolve(resource.get("Properties", {}))
+            self._check_name(logical_id, resource_type, properties)
             try:
                 created = RESOURCE_HANDLERS[resource_type](self, logical_id, properties)
             except DeployError:
@@ -310,6 +326,15 @@ class Deployment:
                 continue
             stack.outputs[name] = self.resolve(output["Value"])
         return stack
+
+    def _check_name(self, logical_id: str, resource_type: str, properties: Mapping[str, Any]) -> None:
+        member = NAME_MEMBERS.get(resource_type)
+        name = properties.get(member.property_name) if member else None
+        if isinstance(name, str):
+            try:
+                check_name(logical_id, resource_type, name, self.stack_name)
+            except NameTooLongError as error:
+                raise PhysicalNameTooLongError(str(error)) from error
 
     def _alias_sam_ids(self, sam_resources: Mapping[str, str], stack: Stack) -> None:
         # SAM renames some resources (a LayerVersion gets a content hash); keep the template's id too.
@@ -1270,5 +1295,13 @@ def _iot_account_audit_configuration(d: Deployment, logical_id: str, p: dict[str
                 if value is not None
             }
         }
-    d.client("iot").update_account_audit_configuration(**request)
-    return Created(str(p.get("AccountId", d.account_id)))
+    from sandbox.account_audit_resource import create_account_audit_configuration
+
+    create_account_audit_configuration(
+        d.client("iot"),
+        logical_id=logical_id,
+        template_account_id=str(p["AccountId"]),
+        account_id=d.account_id,
+        request=request,
+    )
+    return Created(str(p["AccountId"]))

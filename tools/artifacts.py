@@ -1,8 +1,9 @@
-"""Sizes of what `sam build` produced, and the zip files Lambda would receive.
+"""Sizes of what `sam build` produced, the zip files Lambda would receive, and a check of the built layer.
 
 `python -m tools.artifacts sizes` prints each artefact's unpacked and zipped size; `python -m tools.artifacts zip`
 also writes them to build/package/<LogicalId>.zip. Both fail when the function and its layers together exceed
-Lambda's 250 MB unpacked limit.
+Lambda's 250 MB unpacked limit. `python -m tools.artifacts check` fails when the core layer's distributions do
+not satisfy each other (tools.layer_check), then imports boto3, botocore and aws_xray_sdk from it.
 """
 
 import argparse
@@ -69,10 +70,33 @@ def report(write_zips: bool) -> int:
     return 0
 
 
+def check_layer() -> int:
+    from tools.layer_check import imported_from_layer, layer_problems, project_requirements
+
+    layer = BUILD_DIR / "CoreLayer" / "python"
+    if not layer.is_dir():
+        print(f"no built layer at {layer}: run `make build` first", file=sys.stderr)
+        return 1
+    problems = layer_problems(layer, project_requirements())
+    for problem in problems:
+        print(f"CoreLayer: {problem}", file=sys.stderr)
+    if problems:
+        return 1
+    try:
+        imported = imported_from_layer(layer)
+    except (OSError, RuntimeError) as error:
+        print(f"CoreLayer: {error}", file=sys.stderr)
+        return 1
+    print(f"CoreLayer: every requirement is met inside the layer; {imported}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["sizes", "zip"])
+    parser.add_argument("command", choices=["sizes", "zip", "check"])
     arguments = parser.parse_args(argv)
+    if arguments.command == "check":
+        return check_layer()
     return report(write_zips=arguments.command == "zip")
 
 

@@ -203,7 +203,8 @@ def confused_deputy(stack: Stack) -> list[str]:
     """§9.2: IoT-assumed roles carry aws:SourceAccount and aws:SourceArn; mitigation roles name their action."""
     problems: list[str] = []
     account_wide = arn("iot", "*")
-    for role in ("AuditNotificationRole", "IotLoggingRole", "AuditRole"):
+    # IotLoggingRole is left out on purpose: its trust is the logging guide's plain one (test_service_access).
+    for role in ("AuditNotificationRole", "AuditRole"):
         if role in stack.resources:
             problems += _iot_trust_problems(stack, role, account_wide, {"ArnLike"})
     roles_seen: dict[str, str] = {}
@@ -578,16 +579,27 @@ def remediation_key_policy(stack: Stack) -> list[str]:
             f"dynamodb.{REGION}.amazonaws.com",
         },
     }
-    services = {"events.amazonaws.com", "cloudwatch.amazonaws.com", f"logs.{REGION}.amazonaws.com"}
+    # The condition each service must carry. EventBridge none: the SNS guide ("Key management") does not support
+    # source keys in a key policy for EventBridge-to-encrypted topics; its topic statement names the rule.
+    service_conditions = {
+        "events.amazonaws.com": {},
+        "cloudwatch.amazonaws.com": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+        f"logs.{REGION}.amazonaws.com": None,
+    }
     problems: list[str] = []
     for principal, statement in _key_principals(stack, key):
         if principal in allowed_services:
             via = _via_services(statement)
             if not via or not via <= allowed_services[principal]:
                 problems.append(f"{key}: {principal} may use the key through {sorted(via) or 'any service'}")
-        elif principal in services:
-            if not statement.conditions:
+        elif principal in service_conditions:
+            expected = service_conditions[principal]
+            if expected is None and not statement.conditions:
                 problems.append(f"{key}: {principal} may use the key unconditionally")
+            if expected is not None and dict(statement.conditions) != expected:
+                problems.append(
+                    f"{key}: {principal} is conditioned on {dict(statement.conditions)}, expected {expected}"
+                )
         else:
             problems.append(f"{key} lets {principal} encrypt or decrypt")
     return problems
@@ -684,9 +696,10 @@ def audit_setup(stack: Stack) -> list[str]:
         return [*problems, "no AccountAuditConfiguration"]
     if resource.get("Condition") != "ManageAuditConfiguration":
         problems.append("AccountAuditConfiguration is not optional")
-    for policy in ("DeletionPolicy", "UpdateReplacePolicy"):
-        if resource.get(policy) != "Retain":
-            problems.append(f"AccountAuditConfiguration has {policy} {resource.get(policy)}, expected Retain")
+    if resource.get("DeletionPolicy") not in RETAINING_DELETION_POLICIES:
+        problems.append(
+            f"AccountAuditConfiguration is deleted with the stack ({resource.get('DeletionPolicy')})"
+        )
     if "AccountAuditConfiguration" in stack.resources:
         properties = stack.properties("AccountAuditConfiguration")
         checks = properties["AuditCheckConfigurations"]
@@ -718,6 +731,30 @@ def audit_setup(stack: Stack) -> list[str]:
             problems.append(
                 f"the scheduled audit runs {sorted(set(scheduled['TargetCheckNames']) ^ enabled)}"
             )
+    return problems
+
+
+RETAINING_DELETION_POLICIES = {"Retain", "RetainExceptOnCreate", "Snapshot"}
+RETAINED = {"QuarantineThingGroup", "QuarantinePolicy", "AuditRole", "AccountAuditConfiguration"}
+
+
+@check
+def retained_resources_survive_only_a_successful_create(stack: Stack) -> list[str]:
+    """A rolled-back first deploy leaves nothing behind that would block its retry (fixed names, account
+    singletons): retained resources use RetainExceptOnCreate (CloudFormation, July 2023), and survive a
+    replacement too (UpdateReplacePolicy Retain)."""
+    problems: list[str] = []
+    retained = set()
+    for logical_id, resource in stack.template["Resources"].items():
+        deletion = resource.get("DeletionPolicy", "Delete")
+        if deletion in RETAINING_DELETION_POLICIES or resource.get("UpdateReplacePolicy") == "Retain":
+            retained.add(logical_id)
+            if deletion != "RetainExceptOnCreate":
+                problems.append(f"{logical_id} has DeletionPolicy {deletion}, expected RetainExceptOnCreate")
+            if resource.get("UpdateReplacePolicy") != "Retain":
+                problems.append(f"{logical_id} has UpdateReplacePolicy {resource.get('UpdateReplacePolicy')}")
+    if retained != RETAINED:
+        problems.append(f"retained: {sorted(retained)}, expected {sorted(RETAINED)}")
     return problems
 
 

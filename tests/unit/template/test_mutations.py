@@ -243,6 +243,14 @@ MUTATIONS: dict[str, tuple[Callable[[Template], None], str]] = {
     "dashboard misses FindingsFailed": (drop_a_dashboard_metric, "dashboard"),
     "quarantine policy allows": (quarantine_allows, "quarantine_cuts_devices_off"),
     "audit configuration deleted with the stack": (audit_configuration_deleted_with_the_stack, "audit_setup"),
+    "quarantine group retained after a failed first deploy": (
+        set_path("QuarantineThingGroup", ["DeletionPolicy"], "Retain"),
+        "retained_resources_survive_only_a_successful_create",
+    ),
+    "audit role replaced without keeping the old one": (
+        set_path("AuditRole", ["UpdateReplacePolicy"], None),
+        "retained_resources_survive_only_a_successful_create",
+    ),
     "scheduled audit without the audit configuration": (
         lambda template: template["Resources"]["ScheduledAudit"].pop("Condition"),
         "audit_setup",
