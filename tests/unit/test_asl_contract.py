@@ -67,11 +67,16 @@ def substituted(text: str, overrides: dict[str, Any] | None = None) -> str:
     """The ASL text as CloudFormation deploys it with the parameters' defaults (plus overrides)."""
     values = {name: str(parameter.get("Default", "")) for name, parameter in PARAMETERS.items()}
     values |= {"MitigationActionNamePrefix": "iot-audit-remediator-"} | (overrides or {})
+    values |= {name: f"<{name}>" for name in MACHINE["DefinitionSubstitutions"] if name not in values}
     return PLACEHOLDER.sub(lambda match: str(values[match.group(1)]), text)
 
 
 def expression(text: str, overrides: dict[str, Any] | None = None) -> jsonata.Jsonata:
     return jsonata.Jsonata(substituted(text, overrides).removeprefix("{%").removesuffix("%}").strip())
+
+
+START = "Start audit mitigation actions task"
+QUARANTINE_GUARD = ("Attach quarantine policy", "Verify quarantine policy", "Quarantine policy attached?")
 
 
 def task_processor() -> dict[str, Any]:
@@ -244,7 +249,7 @@ def test_iot_retriers_back_off_with_full_jitter_and_bounded_attempts() -> None:
 
 def test_invalid_request_is_never_retried_and_limit_exceeded_waits_longer() -> None:
     # C20, C21
-    start = task_processor()["Start mitigation task"]
+    start = task_processor()[START]
     retried = {error for retrier in start["Retry"] for error in retrier["ErrorEquals"]}
     assert "Iot.InvalidRequestException" not in retried
     assert not retried & {"States.ALL", "States.TaskFailed"}
@@ -277,6 +282,37 @@ def test_invalid_request_is_never_retried_and_limit_exceeded_waits_longer() -> N
     assert caught == {"Iot.TaskAlreadyExistsException", "Iot.InvalidRequestException"}
 
 
+QUARANTINE_ACTION = "iot-audit-remediator-QuarantineThingsAction"
+
+
+@pytest.mark.parametrize(
+    ("mapping", "guarded"),
+    [
+        ({"DEVICE_CERTIFICATE_SHARED_CHECK": [QUARANTINE_ACTION]}, True),
+        ({"A": ["iot-audit-remediator-PublishFindingToReportsAction"], "B": ["x", QUARANTINE_ACTION]}, True),
+        ({"LOGGING_DISABLED_CHECK": ["iot-audit-remediator-EnableErrorLoggingAction"]}, False),
+        ({"A": [QUARANTINE_ACTION + "2"]}, False),
+    ],
+)
+def test_only_a_task_that_quarantines_passes_through_the_policy_guard(
+    mapping: dict[str, list[str]], guarded: bool
+) -> None:
+    # Every enforced start goes through this Choice; only the guard's last Choice leads on to the start.
+    processor = task_processor()
+    entry = processor["Start mitigation task"]
+    [rule] = entry["Choices"]
+    condition = expression(rule["Condition"], {"QuarantineThingsActionName": QUARANTINE_ACTION})
+    states = {"input": {"task": {"auditCheckToActionsMapping": mapping}}}
+    assert bool(condition.evaluate(None, {"states": states})) is guarded
+    assert rule["Next"] == QUARANTINE_GUARD[0]
+    assert entry["Default"] == START
+    into_start = {n for n, s in processor.items() if START in transitions(s)}
+    assert into_start == {"Start mitigation task", "Quarantine policy attached?"}
+    attached = processor["Quarantine policy attached?"]
+    assert [c["Next"] for c in attached["Choices"]] == [START]
+    assert attached["Default"] == "Quarantine blocked"
+
+
 def test_every_catcher_keeps_the_error_and_its_cause() -> None:
     catchers = [catcher for _, state in all_states() for catcher in state.get("Catch", [])]
     assert catchers
@@ -289,9 +325,7 @@ def test_task_already_exists_leads_only_to_describing_that_task() -> None:
     # C18: never a new task id - the only states after the catch describe, compare, wait or record.
     processor = task_processor()
     catcher = next(
-        c
-        for c in processor["Start mitigation task"]["Catch"]
-        if "Iot.TaskAlreadyExistsException" in c["ErrorEquals"]
+        c for c in processor[START]["Catch"] if "Iot.TaskAlreadyExistsException" in c["ErrorEquals"]
     )
     describe = processor[catcher["Next"]]
     assert describe["Resource"] == IOT_TASK + "describeAuditMitigationActionsTask"
@@ -349,6 +383,8 @@ def test_a_task_that_never_ends_stays_far_below_the_history_limit() -> None:
             "Prepare mitigation task",
             "Dry run or enforce?",
             "Start mitigation task",
+            *QUARANTINE_GUARD,
+            START,
             "Describe existing task",
             "Same task as planned?",
             "Record task outcome",
@@ -358,7 +394,7 @@ def test_a_task_that_never_ends_stays_far_below_the_history_limit() -> None:
     # Every retrier exhausted on every call (the last attempt then succeeding or caught).
     retried = sum(
         retries(processor[name])
-        for name in ("Start mitigation task", "Describe existing task", "Record task outcome")
+        for name in (*QUARANTINE_GUARD, START, "Describe existing task", "Record task outcome")
     )
     listed = next(iter(findings_map["ItemProcessor"]["States"].values()))
     per_task_retrying = (
@@ -377,7 +413,8 @@ def test_a_task_that_never_ends_stays_far_below_the_history_limit() -> None:
     window_cap = int(cap.group(1))
     tasks = math.ceil(window_cap / 25)
     top_level = 100 + 2 * EVENTS["Task"] * math.ceil(window_cap / 100)
-    assert tasks * per_task + top_level <= MAX_HISTORY_EVENTS // 2
+    # A quarantine task's attach-and-read-back of the deny-all policy costs 12 events: a little over half.
+    assert tasks * per_task + top_level <= MAX_HISTORY_EVENTS * 0.55
     assert tasks * per_task_retrying + top_level < MAX_HISTORY_EVENTS
 
 
