@@ -37,11 +37,14 @@ $(VENV)/.synced: pyproject.toml uv.lock
 
 dev: $(VENV)/.synced ## create or update the virtual environment from uv.lock
 
-lint: $(VENV)/.synced ## ruff, ruff format --check, mypy --strict, sam validate --lint
+lint: $(VENV)/.synced ## ruff, ruff format --check, mypy --strict, sam validate --lint, cfn-lint on the inlined definition
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers/core/audit_remediator functions
 	$(VENV)/bin/sam validate --lint --template template.yaml
+	@mkdir -p build
+	$(PY) -m tools.inline_definition template.yaml > build/template.inlined.json
+	$(VENV)/bin/cfn-lint build/template.inlined.json
 	@$(MAKE) --no-print-directory lint-template
 
 format: $(VENV)/.synced ## apply ruff's fixes and formatting
