@@ -12,7 +12,6 @@ from tests.unit.test_asl_contract import (
     ASL_TEXT,
     PARAMETERS,
     QUARANTINE_GUARD,
-    START,
     max_polls,
     poll_waits,
     task_processor,
@@ -50,7 +49,11 @@ def mitigation_task_seconds(initial: int, maximum: int) -> float:
     failed finding listed, the outcome recorded."""
     processor = task_processor()
     listed = next(iter(processor["List failed finding executions"]["ItemProcessor"]["States"].values()))
-    calls = [processor[name] for name in (*QUARANTINE_GUARD[:2], START, "Describe existing task")]
+    [start] = [
+        n for n, s in processor.items() if s.get("Resource", "").endswith(":startAuditMitigationActionsTask")
+    ]
+    names = (*QUARANTINE_GUARD[:2], start, "Describe existing task")
+    calls = [processor[name] for name in names if name in processor]
     polls = sum(poll_waits(initial, maximum, max_polls())) + max_polls() * task_seconds(
         processor["Read mitigation task status"]
     )
