@@ -22,7 +22,7 @@ EVENT ?=
 MODE ?= Enforce
 
 .PHONY: help dev lint format test test-unit test-integration test-e2e replay demo bench build validate clean \
-	lint-template layer-requirements package
+	lint-template layer-requirements package deploy
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -37,11 +37,14 @@ $(VENV)/.synced: pyproject.toml uv.lock
 
 dev: $(VENV)/.synced ## create or update the virtual environment from uv.lock
 
-lint: $(VENV)/.synced ## ruff, ruff format --check, mypy --strict, sam validate --lint
+lint: $(VENV)/.synced ## ruff, ruff format --check, mypy --strict, sam validate --lint, cfn-lint on the inlined definition
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers/core/audit_remediator functions
 	$(VENV)/bin/sam validate --lint --template template.yaml
+	@mkdir -p build
+	$(PY) -m tools.inline_definition template.yaml > build/template.inlined.json
+	$(VENV)/bin/cfn-lint build/template.inlined.json
 	@$(MAKE) --no-print-directory lint-template
 
 format: $(VENV)/.synced ## apply ruff's fixes and formatting
@@ -102,6 +105,14 @@ build: $(VENV)/.synced ## stack names checked, sam build for arm64 with Python 3
 	$(VENV)/bin/sam build --template template.yaml
 	$(PY) -m tools.artifacts check
 	$(PY) -m tools.artifacts sizes
+
+CONFIG_ENV ?= default
+STACK_NAME ?=
+DEPLOY_ARGS ?=
+deploy: $(VENV)/.synced ## check the stack name, build, sam deploy (CONFIG_ENV=default|prod, STACK_NAME=..., DEPLOY_ARGS=...)
+	$(PY) -m tools.stack_names $(if $(STACK_NAME),--stack-name "$(STACK_NAME)")
+	@$(MAKE) --no-print-directory build
+	$(VENV)/bin/sam deploy --config-env "$(CONFIG_ENV)" $(if $(STACK_NAME),--stack-name "$(STACK_NAME)") $(DEPLOY_ARGS)
 
 package: build ## the zip files Lambda receives (build/package/), with their sizes
 	$(PY) -m tools.artifacts zip

@@ -177,7 +177,10 @@ class Sandbox:
         self._clients: dict[str, Any] = {}
         self._saved_environment: dict[str, str | None] = {}
         self._open = False
-        self._closing = False
+        # Held while an execution's end is reported and while reporting stops, so that a worker thread
+        # finishing late never reports into the next sandbox's (same-named) stack.
+        self._reporting_lock = threading.Lock()
+        self._reporting = False
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -204,7 +207,7 @@ class Sandbox:
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         self._open = True
-        self._closing = False
+        self._reporting = True
         boto3.DEFAULT_SESSION = _default_session(self.region)
         try:
             faults.activate(self.faults)
@@ -225,14 +228,16 @@ class Sandbox:
 
         if not self._open:
             return
-        # Executions aborted from here on send no status-change event: one sent late would reach the
-        # next sandbox of this process, whose stack has the same names, or the real endpoint.
-        self._closing = True
         # Every step runs even if one fails: a patch left installed would act in the next sandbox.
         steps: list[Callable[[], None]] = [self._stop_executions, self.lambdas.close]
         if self.emulator is not None:
             steps.append(self.emulator.uninstall)
-        steps += [_uninstall_execution_events, self.stepfunctions.uninstall, faults.deactivate]
+        steps += [
+            self._stop_reporting,
+            _uninstall_execution_events,
+            self.stepfunctions.uninstall,
+            faults.deactivate,
+        ]
         errors: list[BaseException] = []
         for step in steps:
             try:
@@ -455,6 +460,16 @@ class Sandbox:
         backend = stepfunctions_parser_backends[self.account_id][self.region]
         return [execution for machine in backend.state_machines for execution in machine.executions]
 
+    def _stop_reporting(self) -> None:
+        with self._reporting_lock:
+            self._reporting = False
+
+    def _reports(self, execution: Any) -> bool:
+        """Whether this sandbox reports the end of `execution`: it is open, and the execution is one of
+        its own (moto's backends are process-wide; a worker of a closed sandbox may end after the next
+        one opened)."""
+        return self._reporting and any(own is execution for own in self._executions())
+
     def _stop_executions(self) -> None:
         """Aborts what still runs, and waits a little for it to stop: a task still in flight when
         moto's mock ends would send its call to the real endpoint."""
@@ -540,7 +555,7 @@ def target_input(target: Mapping[str, Any], event: Mapping[str, Any]) -> Any:
 
 def _deliver_to_other_targets(sandbox: Sandbox, rule: Any, event: Mapping[str, Any]) -> None:
     """The targets moto's EventBridge does not deliver to: SNS topics, functions, state machines."""
-    if not sandbox._open or sandbox._closing or not rule.event_pattern.matches_event(event):
+    if not sandbox._open or not rule.event_pattern.matches_event(event):
         return
     for target in rule.targets:
         service = str(target["Arn"]).split(":")[2]
@@ -583,13 +598,14 @@ def _install_execution_events(sandbox: Sandbox) -> None:
 
     def terminated(communication: Any) -> None:
         original(communication)
-        if not sandbox._open or sandbox._closing:
-            return
-        try:
-            with sandbox.calls.pause():
-                _put_status_change_event(sandbox, communication.execution)
-        except Exception:
-            LOG.exception("could not send the execution status change event")
+        with sandbox._reporting_lock:
+            if not sandbox._reports(communication.execution):
+                return
+            try:
+                with sandbox.calls.pause():
+                    _put_status_change_event(sandbox, communication.execution)
+            except Exception:
+                LOG.exception("could not send the execution status change event")
 
     patch_attribute(_EXECUTION_EVENTS_PATCH, BaseExecutionWorkerCommunication, "terminated", terminated)
 

@@ -118,6 +118,8 @@ class DemoRun:
     execution_status: str
     seconds_to_report: float
     quarantine_group: str
+    quarantine_policy: str
+    quarantine_group_policies: list[str]
 
 
 def run_demo(template: Path = TEMPLATE) -> DemoRun:
@@ -144,6 +146,9 @@ def run_demo(template: Path = TEMPLATE) -> DemoRun:
         message = _wait_for(lambda: _receive(sandbox, reports), "the report on RemediationReportsTopic")
         seconds = time.monotonic() - notified_at
         report = json.loads(execution["output"]) if execution.get("output") else {}
+        group_arn = iot.describe_thing_group(thingGroupName=stack.physical_ids["QuarantineThingGroup"])[
+            "thingGroupArn"
+        ]
         return DemoRun(
             fleet=fleet,
             before=before,
@@ -154,6 +159,10 @@ def run_demo(template: Path = TEMPLATE) -> DemoRun:
             execution_status=str(execution["status"]),
             seconds_to_report=seconds,
             quarantine_group=stack.physical_ids["QuarantineThingGroup"],
+            quarantine_policy=stack.physical_ids["QuarantinePolicy"],
+            quarantine_group_policies=[
+                p["policyName"] for p in iot.list_attached_policies(target=group_arn)["policies"]
+            ],
         )
 
 
@@ -221,6 +230,12 @@ def expectations(run: DemoRun) -> list[tuple[str, bool]]:
         checks.append(
             (f"{name} is in the quarantine group {run.quarantine_group}", run.quarantine_group in groups)
         )
+    checks.append(
+        (
+            f"the deny-all policy {run.quarantine_policy} is attached to the quarantine group",
+            run.quarantine_policy in run.quarantine_group_policies,
+        )
+    )
     checks.append(
         (
             f"the shared certificate {certificate[:10]} is INACTIVE",

@@ -132,14 +132,6 @@ def test_device_defender_resources_exist_in_the_emulator(sb: Sandbox, stack: Sta
     assert [audit["scheduledAuditName"] for audit in scheduled] == [stack["ScheduledAudit"]]
 
 
-def test_the_quarantine_schedule_has_attached_the_deny_all_policy(sb: Sandbox, stack: Stack) -> None:
-    group_arn = stack.get_att("QuarantineThingGroup", "Arn")
-
-    policies = sb.client("iot").list_attached_policies(target=group_arn)["policies"]
-
-    assert [policy["policyName"] for policy in policies] == [stack["QuarantinePolicy"]]
-
-
 def test_outputs_are_resolved(stack: Stack) -> None:
     assert stack.outputs["RemediationStateMachineArn"] == stack["RemediationStateMachine"]
     assert all(isinstance(value, str) for value in stack.outputs.values())

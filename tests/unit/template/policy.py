@@ -381,11 +381,26 @@ def state_machine_role_least_privilege(stack: Stack) -> list[str]:
     expected |= {f"logs:{name}": {"*"} for name in log_delivery}
     expected |= {f"dynamodb:{name}": {history} for name in ("PutItem", "UpdateItem", "GetItem", "Query")}
     expected |= {"sns:Publish": {stack.ref("RemediationReportsTopic")}}
+    # Service Authorization Reference: AttachPolicy takes a thinggroup (or cert) resource, ListAttachedPolicies
+    # and PutMetricData none (the latter is held to one namespace by its cloudwatch:namespace condition).
+    expected |= {
+        "iot:AttachPolicy": {stack.get_att("QuarantineThingGroup", "Arn")},
+        "iot:ListAttachedPolicies": {"*"},
+        "cloudwatch:PutMetricData": {"*"},
+    }
+    metric_statements = [s for s in stack.role_statements(role) if "cloudwatch:PutMetricData" in s.actions]
+    if any(
+        s.condition_values("cloudwatch:namespace").get("StringEquals") != {"IoTAuditRemediator"}
+        for s in metric_statements
+    ):
+        problems = [f"{role} may put metrics outside the IoTAuditRemediator namespace"]
+    else:
+        problems = []
     expected |= {
         f"xray:{name}": {"*"}
         for name in ("PutTraceSegments", "PutTelemetryRecords", "GetSamplingRules", "GetSamplingTargets")
     }
-    problems = _compare_grants(role, grants(stack.role_statements(role)), expected)
+    problems += _compare_grants(role, grants(stack.role_statements(role)), expected)
     problems += [f"{role} has managed policy {name}" for name in stack.role_managed_policy_arns(role)]
     return problems
 
@@ -760,7 +775,7 @@ def retained_resources_survive_only_a_successful_create(stack: Stack) -> list[st
 
 @check
 def quarantine_cuts_devices_off(stack: Stack) -> list[str]:
-    """Issue 5.1 / C37: the quarantine group carries a deny-all policy, attached (and re-attached) by the stack."""
+    """Issue 5.1 / C37: the quarantine group carries a deny-all policy, which the workflow attaches before it quarantines."""
     problems: list[str] = []
     group_arn = stack.get_att("QuarantineThingGroup", "Arn")
     policy_name = stack.ref("QuarantinePolicy")
@@ -770,22 +785,19 @@ def quarantine_cuts_devices_off(stack: Stack) -> list[str]:
         problems.append("QuarantinePolicy does not deny every IoT action")
     if any(s.is_allow for s in statements):
         problems.append("QuarantinePolicy allows something")
-    attachments = []
-    for logical_id in stack.of_type("AWS::Scheduler::Schedule"):
-        target = stack.properties(logical_id)["Target"]
-        if target["Arn"].endswith(":aws-sdk:iot:attachPolicy"):
-            attachments.append((logical_id, json.loads(target["Input"]), target["RoleArn"]))
-    if not any(inputs == {"PolicyName": policy_name, "Target": group_arn} for _, inputs, _ in attachments):
-        problems.append("nothing attaches QuarantinePolicy to QuarantineThingGroup")
-    for logical_id, _, role_arn in attachments:
-        role = stack.role_of(role_arn)
-        problems += _compare_grants(
-            role, grants(stack.role_statements(role)), {"iot:AttachPolicy": {group_arn}}
-        )
-        schedule_arn = stack.get_att(logical_id, "Arn")
-        for statement in stack.trust_statements(role):
-            if statement.condition_values("aws:SourceArn").get("ArnEquals") != {schedule_arn}:
-                problems.append(f"{role} may be assumed by schedules other than {logical_id}")
+    # CloudFormation cannot attach an IoT policy to a thing group; the workflow attaches it and reads it back
+    # before every task that quarantines, so it needs the names of the action, the group and the policy.
+    substitutions = stack.resource("RemediationStateMachine")["Properties"].get("DefinitionSubstitutions", {})
+    wanted = {
+        "QuarantineThingsActionName": stack.ref("QuarantineThingsAction"),
+        "QuarantineThingGroupArn": group_arn,
+        "QuarantinePolicyName": policy_name,
+    }
+    problems += [
+        f"the workflow is not given {name} = {value}"
+        for name, value in wanted.items()
+        if stack.resolve(substitutions.get(name)) != value
+    ]
     quarantine = stack.properties("QuarantineThingsAction")["ActionParams"]["AddThingsToThingGroupParams"]
     if quarantine["ThingGroupNames"] != [stack.ref("QuarantineThingGroup")]:
         problems.append(f"QuarantineThingsAction moves things to {quarantine['ThingGroupNames']}")
@@ -831,6 +843,7 @@ def alarms(stack: Stack) -> list[str]:
         ("AWS/States", "ExecutionsFailed", (("StateMachineArn", machine),)),
         ("AWS/States", "ExecutionsTimedOut", (("StateMachineArn", machine),)),
         ("IoTAuditRemediator", "RulesInvalid", (("service", "iot-audit-remediator"),)),
+        ("IoTAuditRemediator", "QuarantineBlocked", (("stack", STACK_NAME),)),
     ]
     problems += [
         f"no alarm on {namespace} {name} {dict(dims)}"

@@ -242,6 +242,24 @@ MUTATIONS: dict[str, tuple[Callable[[Template], None], str]] = {
     "no alarm on RulesInvalid": (drop_rules_invalid_alarm, "alarms"),
     "dashboard misses FindingsFailed": (drop_a_dashboard_metric, "dashboard"),
     "quarantine policy allows": (quarantine_allows, "quarantine_cuts_devices_off"),
+    "workflow not told the quarantine policy": (
+        lambda template: properties(template, "RemediationStateMachine")["DefinitionSubstitutions"].pop(
+            "QuarantinePolicyName"
+        ),
+        "quarantine_cuts_devices_off",
+    ),
+    "workflow may put metrics anywhere": (
+        set_path(
+            "RemediationStateMachineRole",
+            ["Properties", "Policies", 0, "PolicyDocument", "Statement", 3, "Condition"],
+            None,
+        ),
+        "state_machine_role_least_privilege",
+    ),
+    "no alarm on a blocked quarantine": (
+        lambda template: template["Resources"].pop("QuarantineBlockedAlarm"),
+        "alarms",
+    ),
     "audit configuration deleted with the stack": (audit_configuration_deleted_with_the_stack, "audit_setup"),
     "quarantine group retained after a failed first deploy": (
         set_path("QuarantineThingGroup", ["DeletionPolicy"], "Retain"),
