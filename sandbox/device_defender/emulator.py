@@ -326,7 +326,9 @@ class DeviceDefenderEmulator:
         finally:
             self._flush()
 
-    def record_audit(self, audit: AuditTask, findings: Iterable[Finding], *, region: str | None = None) -> None:
+    def record_audit(
+        self, audit: AuditTask, findings: Iterable[Finding], *, region: str | None = None
+    ) -> None:
         """Records an audit that already ran elsewhere, with its findings, under its own task id (a
         replayed notification names an audit this sandbox never ran). Nothing is published."""
         with self._lock:

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.parser import envelopes, parse
 from aws_lambda_powertools.utilities.parser.models import SnsModel, SnsRecordModel
 from pydantic import ValidationError
 
+from audit_remediator import plain_errors
 from audit_remediator.adapters.executions import StartedExecution
 from audit_remediator.errors import RejectedMessageError, RulesError
 from audit_remediator.models.notifications import (
@@ -94,20 +95,18 @@ def _count(name: str) -> None:
 
 
 def _describe(error: ValidationError) -> str:
-    parts = []
-    for item in error.errors(include_url=False, include_input=False)[:MAX_ERRORS_IN_REASON]:
-        location = ".".join(str(part) for part in item["loc"])
-        parts.append(f"{location}: {item['msg']}" if location else item["msg"])
-    more = error.error_count() - MAX_ERRORS_IN_REASON
-    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+    """The problems in plain words: where in the message, and what is wrong (never pydantic's tags)."""
+    return plain_errors.describe(error, limit=MAX_ERRORS_IN_REASON)
 
 
 def _message_error_reason(error: ValidationError) -> RejectedMessageError:
     first = error.errors(include_url=False, include_input=False)[0]
     if first["type"] in {"json_invalid", "string_unicode"}:
-        return RejectedMessageError("malformed-json", first["msg"])
-    if first["type"] in {"unrecognised_message", "model_type", "model_attributes_type"}:
-        return RejectedMessageError("unrecognised-message", first["msg"])
+        return RejectedMessageError("malformed-json", "the message " + plain_errors.phrase(first))
+    # Only the message as a whole (no field of it) being of the wrong shape makes it unrecognised.
+    whole_message = len(first["loc"]) <= 1
+    if whole_message and first["type"] in {"unrecognised_message", "model_type", "model_attributes_type"}:
+        return RejectedMessageError("unrecognised-message", "the message " + plain_errors.phrase(first))
     tag = first["loc"][0] if first["loc"] else None
     if tag == "detect":
         return RejectedMessageError(
