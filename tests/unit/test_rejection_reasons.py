@@ -124,6 +124,20 @@ def test_an_sns_message_that_is_not_text_names_the_field_once() -> None:
     assert reason(event) == "not-an-sns-event: Records, item 1, Sns, Message: should be text"
 
 
+@pytest.mark.parametrize(("sns", "kind"), [(None, "null"), (5, "a number"), (True, "true or false")])
+def test_an_sns_record_that_is_not_an_object_is_rejected_not_raised(sns: Any, kind: str) -> None:
+    # Powertools' SNS model iterates the record before validating it: null used to raise TypeError
+    event = json.loads(json.dumps(SCHEDULED))
+    event["Records"][0]["Sns"] = sns
+
+    assert reason(event) == f"not-an-sns-event: Records, item 1, Sns: should be an object, not {kind}"
+
+
+@pytest.mark.parametrize(("event", "kind"), [([], "a list"), ("text", "text"), (None, "null")])
+def test_an_event_that_is_not_an_object_says_what_it_is(event: Any, kind: str) -> None:
+    assert reason(event) == f"not-an-sns-event: the event is {kind}, not an object"
+
+
 def test_many_problems_are_counted_after_the_first_three() -> None:
     event = {"Records": [{"Sns": {}}]}
 

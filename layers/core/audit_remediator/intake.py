@@ -119,14 +119,38 @@ def _message_error_reason(error: ValidationError) -> RejectedMessageError:
     return RejectedMessageError("unrecognised-message", _describe(error))
 
 
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    return "a list" if isinstance(value, list) else "an object" if isinstance(value, dict) else "not JSON"
+
+
 def _envelope(event: Any, settings: AuditEventsSettings) -> SnsRecordModel:
     """The single SNS record, once it is shown to come from our topic (security property 4)."""
     if not isinstance(event, dict):
-        raise RejectedMessageError("not-an-sns-event", f"event is a {type(event).__name__}, not an object")
+        raise RejectedMessageError("not-an-sns-event", f"the event is {_json_kind(event)}, not an object")
+    records_in = event.get("Records")
+    for number, raw in enumerate(records_in if isinstance(records_in, list) else [], start=1):
+        # Powertools' SNS model iterates `Sns` before validating it: null or a number raises TypeError.
+        if isinstance(raw, dict) and "Sns" in raw and not isinstance(raw["Sns"], dict):
+            raise RejectedMessageError(
+                "not-an-sns-event",
+                f"Records, item {number}, Sns: should be an object, not {_json_kind(raw['Sns'])}",
+            )
     try:
         records = parse(event=event, model=SnsModel).Records
     except ValidationError as error:
         raise RejectedMessageError("not-an-sns-event", _describe(error)) from error
+    except (TypeError, AttributeError) as error:
+        raise RejectedMessageError(
+            "not-an-sns-event", "the event is not shaped as SNS delivers one"
+        ) from error
     if len(records) != 1:
         raise RejectedMessageError(
             "not-an-sns-event", f"{len(records)} records; SNS delivers one per invocation"
