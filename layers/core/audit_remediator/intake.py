@@ -119,29 +119,19 @@ def _message_error_reason(error: ValidationError) -> RejectedMessageError:
     return RejectedMessageError("unrecognised-message", _describe(error))
 
 
-def _json_kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true or false"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    return "a list" if isinstance(value, list) else "an object" if isinstance(value, dict) else "not JSON"
-
-
 def _envelope(event: Any, settings: AuditEventsSettings) -> SnsRecordModel:
     """The single SNS record, once it is shown to come from our topic (security property 4)."""
     if not isinstance(event, dict):
-        raise RejectedMessageError("not-an-sns-event", f"the event is {_json_kind(event)}, not an object")
+        raise RejectedMessageError(
+            "not-an-sns-event", f"the event is {plain_errors.json_kind(event)}, not an object"
+        )
     records_in = event.get("Records")
     for number, raw in enumerate(records_in if isinstance(records_in, list) else [], start=1):
         # Powertools' SNS model iterates `Sns` before validating it: null or a number raises TypeError.
         if isinstance(raw, dict) and "Sns" in raw and not isinstance(raw["Sns"], dict):
             raise RejectedMessageError(
                 "not-an-sns-event",
-                f"Records, item {number}, Sns: should be an object, not {_json_kind(raw['Sns'])}",
+                f"Records, item {number}, Sns: should be an object, not {plain_errors.json_kind(raw['Sns'])}",
             )
     try:
         records = parse(event=event, model=SnsModel).Records

@@ -87,6 +87,19 @@ _PHRASES: Final[Mapping[str, Callable[[ErrorDetails], str]]] = {
 }
 
 
+def json_kind(value: Any) -> str:
+    """What a value is, in JSON's words (null, a number, text, ...), never a Python type name."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    return "a list" if isinstance(value, list) else "an object" if isinstance(value, dict) else "not JSON"
+
+
 def location(loc: tuple[int | str, ...], *, drop_leading: frozenset[str] = MESSAGE_TAGS) -> str:
     """`auditDetails item 3, checkName`: field names and 1-based item numbers; schema tags dropped."""
     parts: list[str] = []
