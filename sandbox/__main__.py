@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 USAGE = """usage: python -m sandbox <command> [arguments]
 
 commands:
-  replay [--mode Enforce|DryRun] <event.json>   run one event through AuditEventsFunction in a fresh sandbox
+  replay [--mode Enforce|DryRun] [--no-seed] <event.json>
+                                                run one event through AuditEventsFunction in a fresh sandbox
   audit ...                                     the Device Defender emulator's audit command (see: audit --help)
   demo                                          audit the workshop fleet and watch the workflow remediate it
 """

@@ -1,11 +1,18 @@
 """`python -m sandbox replay [--mode Enforce|DryRun] <event.json>`: one event through the real handler.
 
 Deploys template.yaml into a fresh sandbox, invokes AuditEventsFunction with the event in-process and
-prints exactly one JSON document on stdout: the handler's result, plus `execution.status` (from
-DescribeExecution) when it started an execution. Everything else (logs, the handler's own stdout,
-Powertools' EMF lines) goes to stderr, at the file-descriptor level so nothing can slip through.
-Exit status: 0 whenever the handler returned, 1 if it raised or the stack could not be deployed,
-2 for a bad command line or an unreadable event.
+prints exactly one JSON document on stdout: the handler's result; when it started an execution,
+`execution.status` (DescribeExecution) and what the workflow's report says: `execution.result`
+(`full-success`, `partial`, `failed`, ...) and `execution.tasks` (each task's status, with IoT's
+error and cause for a rejected one, and its statistics); and `sandbox`, what the replay seeded.
+Before the invocation the emulator is seeded with the audit the notification reports (its task id,
+checks and non-compliant resources; see sandbox.replay_seed), so mitigation tasks find findings
+and change the seeded fleet. Everything else (logs, the handler's own stdout, Powertools' EMF lines)
+goes to stderr, at the file-descriptor level so nothing can slip through.
+Exit status: 0 when the handler returned and the execution it started (if any) succeeded with a
+successful report; 3 when that execution failed, is still running, or its report is not a success
+(a task IoT rejected, a capped group, failed findings); 1 if the handler raised or the stack could
+not be deployed; 2 for a bad command line or an unreadable event.
 """
 
 from __future__ import annotations
@@ -29,6 +36,22 @@ STATE_MACHINE: Final = "RemediationStateMachine"
 TIME_SCALE: Final = 0.001
 EXECUTION_WAIT_SECONDS: Final = 20.0
 _TERMINAL: Final = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+# Report results that mean every planned task did what it should (a dry-run starts nothing on purpose).
+SUCCESSFUL_RESULTS: Final = frozenset({"full-success", "dry-run"})
+EXIT_OK: Final = 0
+EXIT_NOT_REMEDIATED: Final = 3
+# What a task outcome in the report may carry, as "Run mitigation tasks" records it.
+_TASK_FIELDS: Final = (
+    "taskId",
+    "mode",
+    "checks",
+    "status",
+    "reason",
+    "error",
+    "cause",
+    "statistics",
+    "failures",
+)
 
 
 class ReplayError(Exception):
@@ -48,6 +71,12 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
         default=EXECUTION_WAIT_SECONDS,
         help=f"real seconds to let a started execution run (default {EXECUTION_WAIT_SECONDS:g})",
     )
+    parser.add_argument(
+        "--no-seed",
+        dest="seed",
+        action="store_false",
+        help="do not seed the emulator with the notification's audit (its tasks then target an audit IoT does not know)",
+    )
     parser.add_argument("event", type=Path, help="an SNS event, e.g. events/audit_events/<case>.json")
     return parser.parse_args(list(argv))
 
@@ -59,11 +88,15 @@ def deploy_parameters(template: Path, mode: str) -> dict[str, str]:
     return {"RemediationMode": mode}
 
 
-def replay(event: Any, *, mode: str, template: Path, wait_seconds: float) -> dict[str, Any]:
+def replay(
+    event: Any, *, mode: str, template: Path, wait_seconds: float, seed: bool = True
+) -> dict[str, Any]:
     from sandbox import LambdaFunctionError, Sandbox
+    from sandbox.replay_seed import Seeding, seed_replayed_message
 
     with Sandbox(time_scale=TIME_SCALE) as sandbox:
         stack = sandbox.deploy(template, parameters=deploy_parameters(template, mode))
+        seeding = seed_replayed_message(sandbox, event) if seed else Seeding(note="nothing seeded: --no-seed")
         try:
             result = sandbox.invoke(FUNCTION, event)
         except LambdaFunctionError as error:
@@ -77,7 +110,43 @@ def replay(event: Any, *, mode: str, template: Path, wait_seconds: float) -> dic
                 state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + execution["name"]
             )
             execution["status"] = _final_status(sandbox, execution_arn, wait_seconds)
+            execution.update(_workflow_outcome(sandbox, execution_arn))
+        result["sandbox"] = seeding.document()
         return result
+
+
+def _workflow_outcome(sandbox: Any, execution_arn: str) -> dict[str, Any]:
+    """The report the execution published ("Summarize results" is its output), or why there is none."""
+    described = sandbox.client("stepfunctions").describe_execution(executionArn=execution_arn)
+    outcome: dict[str, Any] = {"result": None, "tasks": []}
+    if described["status"] != "SUCCEEDED":
+        outcome["error"] = described.get("error")
+        outcome["cause"] = described.get("cause")
+        return outcome
+    try:
+        report = json.loads(described.get("output") or "null")
+    except ValueError:
+        report = None
+    if not isinstance(report, dict):
+        return outcome
+    outcome["result"] = report.get("result")
+    tasks = report.get("tasks") if isinstance(report.get("tasks"), list) else []
+    outcome["tasks"] = [
+        {key: task[key] for key in _TASK_FIELDS if key in task} for task in tasks if isinstance(task, dict)
+    ]
+    for key in ("totals", "capped"):
+        if key in report:
+            outcome[key] = report[key]
+    return outcome
+
+
+def exit_status(result: dict[str, Any]) -> int:
+    """0 unless the handler started an execution that did not end in a successful report."""
+    execution = result.get("execution")
+    if not isinstance(execution, dict) or "status" not in execution:
+        return EXIT_OK
+    succeeded = execution["status"] == "SUCCEEDED" and execution.get("result") in SUCCESSFUL_RESULTS
+    return EXIT_OK if succeeded else EXIT_NOT_REMEDIATED
 
 
 def _final_status(sandbox: Any, execution_arn: str, wait_seconds: float) -> str:
@@ -123,7 +192,11 @@ def main(argv: Sequence[str]) -> int:
     with stdout_to_stderr() as real_stdout:
         try:
             result = replay(
-                event, mode=arguments.mode, template=arguments.template, wait_seconds=arguments.wait
+                event,
+                mode=arguments.mode,
+                template=arguments.template,
+                wait_seconds=arguments.wait,
+                seed=arguments.seed,
             )
         except ReplayError as error:
             LOG.debug("replay failed", exc_info=error.__cause__)
@@ -137,4 +210,12 @@ def main(argv: Sequence[str]) -> int:
             return 1
         real_stdout.write(json.dumps(result, indent=2) + "\n")
         real_stdout.flush()
-    return 0
+    status = exit_status(result)
+    if status != EXIT_OK:
+        execution = result["execution"]
+        print(
+            f"replay: the workflow did not remediate fully: execution {execution['status']}, "
+            f"result {execution.get('result')}",
+            file=sys.stderr,
+        )
+    return status

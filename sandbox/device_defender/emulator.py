@@ -326,6 +326,22 @@ class DeviceDefenderEmulator:
         finally:
             self._flush()
 
+    def record_audit(
+        self, audit: AuditTask, findings: Iterable[Finding], *, region: str | None = None
+    ) -> None:
+        """Records an audit that already ran elsewhere, with its findings, under its own task id (a
+        replayed notification names an audit this sandbox never ran). Nothing is published."""
+        with self._lock:
+            state = self._state(region)
+            if audit.task_id in state.audits:
+                raise ValueError(f"audit task {audit.task_id} already exists")
+            recorded = list(findings)
+            clashes = [f.finding_id for f in recorded if f.finding_id in state.findings]
+            if clashes or any(f.task_id != audit.task_id for f in recorded):
+                raise ValueError(f"findings must be new and belong to audit {audit.task_id}: {clashes}")
+            state.audits[audit.task_id] = audit
+            state.findings.update({f.finding_id: f for f in recorded})
+
     def run_scheduled_audit(self, name: str, *, region: str | None = None) -> str:
         """Starts the scheduled audit now, as the service does at its scheduled time; returns the task id."""
         try:

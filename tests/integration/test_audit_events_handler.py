@@ -22,6 +22,7 @@ from samtranslator.yaml_helper import yaml_parse
 
 from audit_remediator import services as production
 from audit_remediator.adapters.idempotency import PowertoolsOnce
+from audit_remediator.errors import RulesError
 from tests.conftest import ACCOUNT_ID, REGION, ROOT, STACK_NAME, load_event
 from tests.unit.fakes import environment
 
@@ -101,10 +102,15 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
         )
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        for cached in (production.audit_events_settings, production.audit_events_services):
+        cached_services = (
+            production.audit_events_settings,
+            production.rules,
+            production.audit_events_services,
+        )
+        for cached in cached_services:
             cached.cache_clear()
         yield Stack(env, load_handler())
-        for cached in (production.audit_events_settings, production.audit_events_services):
+        for cached in cached_services:
             cached.cache_clear()
 
 
@@ -276,3 +282,24 @@ def test_the_handler_is_named_in_the_template() -> None:
     assert (ROOT / function["CodeUri"] / f"{module}.py").is_file()
     assert hasattr(load_handler(), name)
     assert Path(ROOT / function["CodeUri"]).resolve() == (ROOT / "functions" / "audit_events").resolve()
+
+
+def test_a_rule_naming_an_action_the_stack_lacks_fails_the_invocation_and_starts_nothing(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Raised, not returned: Lambda retries the event, then keeps it in the on-failure destination
+    names = stack.env["MITIGATION_ACTION_NAMES"].split(",")
+    monkeypatch.setenv(
+        "MITIGATION_ACTION_NAMES", ",".join(n for n in names if not n.endswith("-EnableErrorLoggingAction"))
+    )
+    production.audit_events_settings.cache_clear()
+    production.audit_events_services.cache_clear()
+
+    with pytest.raises(
+        RulesError,
+        match=r"rules\[0\] \(LOGGING_DISABLED_CHECK\): mitigation action .*EnableErrorLoggingAction",
+    ):
+        stack.invoke(load_event("scheduled-non-compliant"))
+
+    assert stack.executions() == []
+    assert stack.idempotency_items() == []

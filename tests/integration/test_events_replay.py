@@ -61,6 +61,8 @@ def test_make_replay_prints_exactly_one_json_document(event: str, decision: str)
         "execution",
         "mitigationTasks",
         "skipped",
+        "sandbox",
     }
     if document["execution"] is not None:
         assert document["execution"]["status"] == "SUCCEEDED"
+        assert document["execution"]["result"] == "full-success"

@@ -1,8 +1,9 @@
 """`python -m sandbox replay`: one JSON document on stdout, everything else on stderr, exit codes.
 
 The stub template (tests/integration/sandbox/runtime_fixtures/replay) has the real logical ids and a
-handler that decides from the message alone, so these tests are about the command, not the rules.
-One test runs the real template and handler end to end through `make replay`'s own command line.
+handler that decides from the message alone (its workflow outputs the message's `report`), so these
+tests are about the command, not the rules. The last tests run the real template and handler end to
+end through `make replay`'s own command line.
 """
 
 from __future__ import annotations
@@ -59,18 +60,53 @@ def test_prints_the_handler_result_and_the_execution_status(
     document = json.loads(out)
     assert document["decision"] == "remediate"
     assert document["reason"] == mode
-    assert document["execution"] == {"name": "audit-t1", "input": {"fail": False}, "status": status}
+    assert document["execution"] == {
+        "name": "audit-t1",
+        "input": {"fail": False},
+        "status": status,
+        "result": "full-success",
+        "tasks": [],
+    }
     assert "stub handler noise on stdout" in err
 
 
-def test_a_failed_execution_is_reported_not_an_error(
+REJECTED_TASK = {
+    "taskId": "t4-a",
+    "mode": "enforce",
+    "checks": ["LOGGING_DISABLED_CHECK"],
+    "status": "REJECTED",
+    "reason": "IoT rejected the request; it is not retried",
+    "error": "Iot.InvalidRequestException",
+    "cause": "Audit task t4 does not exist.",
+}
+
+
+@pytest.mark.parametrize("result", ["partial", "failed"])
+def test_a_report_that_is_not_a_success_exits_three_with_each_task_and_its_iot_error(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], result: str
+) -> None:
+    report = {"result": result, "tasks": [REJECTED_TASK], "totals": {"tasks": 1}, "capped": []}
+
+    exit_code = main(replay(tmp_path, {"taskId": "t4", "report": report}))
+
+    out, err = capfd.readouterr()
+    assert exit_code == 3
+    execution = json.loads(out)["execution"]
+    assert execution["status"] == "SUCCEEDED"
+    assert execution["result"] == result
+    assert execution["tasks"] == [REJECTED_TASK]
+    assert "did not remediate fully" in err
+
+
+def test_a_failed_execution_exits_three_with_its_error(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     exit_code = main(replay(tmp_path, {"taskId": "t2", "fail": True}))
 
     out, _ = capfd.readouterr()
-    assert exit_code == 0
-    assert json.loads(out)["execution"]["status"] == "FAILED"
+    assert exit_code == 3
+    execution = json.loads(out)["execution"]
+    assert (execution["status"], execution["result"], execution["error"]) == ("FAILED", None, "Stub.Failed")
 
 
 def test_an_execution_still_running_after_the_wait_is_reported_running(
@@ -79,7 +115,7 @@ def test_an_execution_still_running_after_the_wait_is_reported_running(
     exit_code = main(replay(tmp_path, {"taskId": "t3"}, "--wait", "0"))
 
     out, _ = capfd.readouterr()
-    assert exit_code == 0
+    assert exit_code == 3
     assert json.loads(out)["execution"]["status"] == "RUNNING"
     assert "still RUNNING" in caplog.text
 
@@ -116,18 +152,10 @@ def test_an_unreadable_event_is_a_usage_error(tmp_path: Path, capfd: pytest.Capt
     assert "cannot read the event" in err
 
 
-def test_the_real_handler_through_the_make_command_line() -> None:
+def replay_real(event: str, *options: str) -> subprocess.CompletedProcess[str]:
     # The Makefile runs exactly `python -m sandbox replay --mode <MODE> <EVENT>` from the repository root.
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sandbox",
-            "replay",
-            "--mode",
-            "DryRun",
-            str(EVENTS_DIR / "on-demand-non-compliant.json"),
-        ],
+    return subprocess.run(
+        [sys.executable, "-m", "sandbox", "replay", *options, str(EVENTS_DIR / event)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -135,12 +163,55 @@ def test_the_real_handler_through_the_make_command_line() -> None:
         check=False,
     )
 
+
+def test_the_real_handler_through_the_make_command_line() -> None:
+    completed = replay_real("on-demand-non-compliant.json", "--mode", "DryRun")
+
     assert completed.returncode == 0, completed.stderr
     document = json.loads(completed.stdout)
     assert document["decision"] == "remediate"
     assert document["execution"]["input"]["remediationMode"] == "DryRun"
     assert document["execution"]["status"] == "SUCCEEDED"
+    assert {task["status"] for task in document["execution"]["tasks"]} == {"DRY_RUN"}
     assert completed.stderr
+
+
+def test_an_enforced_replay_remediates_the_seeded_audit() -> None:
+    completed = replay_real("scheduled-non-compliant.json", "--mode", "Enforce")
+
+    assert completed.returncode == 0, completed.stderr
+    document = json.loads(completed.stdout)
+    execution = document["execution"]
+    assert execution["result"] == "full-success"
+    enforced = next(task for task in execution["tasks"] if task["mode"] == "enforce")
+    assert enforced["status"] == "COMPLETED"
+    assert {check: counts["succeeded"] for check, counts in enforced["statistics"].items()} == {
+        "DEVICE_CERTIFICATE_SHARED_CHECK": 1,
+        "LOGGING_DISABLED_CHECK": 1,
+    }
+    audit_task_id = document["execution"]["input"]["auditTaskId"]
+    assert document["sandbox"]["seededAuditTaskId"] == audit_task_id
+    assert document["sandbox"]["seededFindings"] == {
+        "DEVICE_CERTIFICATE_SHARED_CHECK": 1,
+        "IOT_POLICY_OVERLY_PERMISSIVE_CHECK": 1,
+        "LOGGING_DISABLED_CHECK": 1,
+    }
+    assert audit_task_id in document["sandbox"]["note"]
+
+
+def test_an_unseeded_replay_shows_the_tasks_iot_rejected_and_exits_three() -> None:
+    completed = replay_real("scheduled-non-compliant.json", "--mode", "Enforce", "--no-seed")
+
+    assert completed.returncode == 3, completed.stderr[-2000:]
+    document = json.loads(completed.stdout)
+    execution = document["execution"]
+    assert execution["status"] == "SUCCEEDED"
+    assert execution["result"] != "full-success"
+    rejected = next(task for task in execution["tasks"] if task["mode"] == "enforce")
+    assert rejected["status"] == "REJECTED"
+    assert rejected["error"] == "Iot.InvalidRequestException"
+    assert "does not exist" in rejected["cause"]
+    assert document["sandbox"]["seededAuditTaskId"] is None
 
 
 @pytest.mark.parametrize(("argv", "exit_code"), [([], 2), (["nonsense"], 2), (["--help"], 0)])

@@ -2,14 +2,23 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
+
+from samtranslator.yaml_helper import yaml_parse
 
 from audit_remediator.adapters.executions import StartedExecution
 from audit_remediator.intake import Services
 from audit_remediator.models.plan import Claim, FindingClaim, FindingWindowPlan
-from audit_remediator.rules import RuleSet, load_rules
+from audit_remediator.rules import RuleSet, load_rules, stack_mitigation_actions
 from audit_remediator.settings import AuditEventsSettings
-from tests.conftest import ACCOUNT_ID, AUDIT_EVENTS_TOPIC_ARN, REGION, STACK_NAME
+from tests.conftest import ACCOUNT_ID, AUDIT_EVENTS_TOPIC_ARN, REGION, ROOT, STACK_NAME
+
+
+@cache
+def template_mitigation_actions() -> tuple[str, ...]:
+    """The logical ids of template.yaml's AWS::IoT::MitigationAction resources."""
+    return tuple(stack_mitigation_actions(yaml_parse((ROOT / "template.yaml").read_text())))
 
 
 def environment(**overrides: str) -> dict[str, str]:
@@ -21,6 +30,7 @@ def environment(**overrides: str) -> dict[str, str]:
         "QUARANTINE_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/quarantine",
         "REMEDIATION_MODE": "Enforce",
         "MITIGATION_ACTION_NAME_PREFIX": f"{STACK_NAME}-",
+        "MITIGATION_ACTION_NAMES": ",".join(f"{STACK_NAME}-{name}" for name in template_mitigation_actions()),
         "FINDING_WINDOW_SECONDS": "300",
         "HISTORY_RETENTION_DAYS": "90",
     }

@@ -9,13 +9,15 @@ from samtranslator.yaml_helper import yaml_parse
 from audit_remediator.checks import KNOWN_CHECKS, ActionType
 from audit_remediator.errors import RulesError
 from audit_remediator.rules import (
+    DeployedActions,
     StackAction,
     load_rules,
     parse_rules,
     problems_against_stack,
     stack_mitigation_actions,
 )
-from tests.conftest import ROOT
+from tests.conftest import ROOT, STACK_NAME
+from tests.unit.fakes import template_mitigation_actions
 
 RULES_FILE = ROOT / "layers" / "core" / "audit_remediator" / "rules.yaml"
 
@@ -216,3 +218,43 @@ def test_every_known_check_has_its_cloudformation_property() -> None:
     from audit_remediator.checks import CLOUDFORMATION_CHECK_PROPERTIES
 
     assert sorted(CLOUDFORMATION_CHECK_PROPERTIES.values()) == sorted(KNOWN_CHECKS)
+
+
+PREFIX = f"{STACK_NAME}-"
+
+
+def deployed_without(*logical_ids: str) -> DeployedActions:
+    names = {PREFIX + name for name in template_mitigation_actions() if name not in logical_ids}
+    return DeployedActions(PREFIX, frozenset(names))
+
+
+def test_the_packaged_rules_load_against_the_stacks_action_names() -> None:
+    assert load_rules(deployed=deployed_without()).version == load_rules().version
+
+
+@pytest.mark.parametrize(
+    ("missing", "rule"),
+    [
+        ("PublishFindingToReportsAction", "default"),
+        ("EnableErrorLoggingAction", "rules[0] (LOGGING_DISABLED_CHECK)"),
+        ("DeactivateDeviceCertificateAction", "rules[1] (DEVICE_CERTIFICATE_SHARED_CHECK)"),
+    ],
+)
+def test_a_rule_naming_an_action_the_stack_does_not_define_is_a_rules_error(missing: str, rule: str) -> None:
+    # Fail closed at load: IoT would reject the whole task, dropping every other check in it
+    deployed = deployed_without(missing)
+
+    with pytest.raises(RulesError) as raised:
+        load_rules(deployed=deployed)
+
+    message = str(raised.value)
+    assert f"{rule}: mitigation action {PREFIX}{missing} is not defined by the stack" in message
+    assert f"it defines: {', '.join(sorted(deployed.names))}" in message
+
+
+def test_another_prefix_is_checked_as_the_names_are_built() -> None:
+    names = frozenset(f"other-{name}" for name in template_mitigation_actions())
+
+    assert load_rules(deployed=DeployedActions("other-", names)).version == load_rules().version
+    with pytest.raises(RulesError, match="is not defined by the stack"):
+        load_rules(deployed=DeployedActions(PREFIX, names))

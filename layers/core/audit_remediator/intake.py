@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.parser import envelopes, parse
 from aws_lambda_powertools.utilities.parser.models import SnsModel, SnsRecordModel
 from pydantic import ValidationError
 
+from audit_remediator import plain_errors
 from audit_remediator.adapters.executions import StartedExecution
 from audit_remediator.errors import RejectedMessageError, RulesError
 from audit_remediator.models.notifications import (
@@ -94,20 +95,18 @@ def _count(name: str) -> None:
 
 
 def _describe(error: ValidationError) -> str:
-    parts = []
-    for item in error.errors(include_url=False, include_input=False)[:MAX_ERRORS_IN_REASON]:
-        location = ".".join(str(part) for part in item["loc"])
-        parts.append(f"{location}: {item['msg']}" if location else item["msg"])
-    more = error.error_count() - MAX_ERRORS_IN_REASON
-    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+    """The problems in plain words: where in the message, and what is wrong (never pydantic's tags)."""
+    return plain_errors.describe(error, limit=MAX_ERRORS_IN_REASON)
 
 
 def _message_error_reason(error: ValidationError) -> RejectedMessageError:
     first = error.errors(include_url=False, include_input=False)[0]
     if first["type"] in {"json_invalid", "string_unicode"}:
-        return RejectedMessageError("malformed-json", first["msg"])
-    if first["type"] in {"unrecognised_message", "model_type", "model_attributes_type"}:
-        return RejectedMessageError("unrecognised-message", first["msg"])
+        return RejectedMessageError("malformed-json", "the message " + plain_errors.phrase(first))
+    # Only the message as a whole (no field of it) being of the wrong shape makes it unrecognised.
+    whole_message = len(first["loc"]) <= 1
+    if whole_message and first["type"] in {"unrecognised_message", "model_type", "model_attributes_type"}:
+        return RejectedMessageError("unrecognised-message", "the message " + plain_errors.phrase(first))
     tag = first["loc"][0] if first["loc"] else None
     if tag == "detect":
         return RejectedMessageError(
@@ -123,11 +122,25 @@ def _message_error_reason(error: ValidationError) -> RejectedMessageError:
 def _envelope(event: Any, settings: AuditEventsSettings) -> SnsRecordModel:
     """The single SNS record, once it is shown to come from our topic (security property 4)."""
     if not isinstance(event, dict):
-        raise RejectedMessageError("not-an-sns-event", f"event is a {type(event).__name__}, not an object")
+        raise RejectedMessageError(
+            "not-an-sns-event", f"the event is {plain_errors.json_kind(event)}, not an object"
+        )
+    records_in = event.get("Records")
+    for number, raw in enumerate(records_in if isinstance(records_in, list) else [], start=1):
+        # Powertools' SNS model iterates `Sns` before validating it: null or a number raises TypeError.
+        if isinstance(raw, dict) and "Sns" in raw and not isinstance(raw["Sns"], dict):
+            raise RejectedMessageError(
+                "not-an-sns-event",
+                f"Records, item {number}, Sns: should be an object, not {plain_errors.json_kind(raw['Sns'])}",
+            )
     try:
         records = parse(event=event, model=SnsModel).Records
     except ValidationError as error:
         raise RejectedMessageError("not-an-sns-event", _describe(error)) from error
+    except (TypeError, AttributeError) as error:
+        raise RejectedMessageError(
+            "not-an-sns-event", "the event is not shaped as SNS delivers one"
+        ) from error
     if len(records) != 1:
         raise RejectedMessageError(
             "not-an-sns-event", f"{len(records)} records; SNS delivers one per invocation"

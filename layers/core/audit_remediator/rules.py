@@ -5,7 +5,7 @@ Any problem with the table is a RulesError and means that nothing is remediated 
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -193,8 +193,35 @@ def rules_version(table: RulesTable, by_check: Mapping[str, tuple[ResolvedRule, 
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
-def parse_rules(text: str) -> RuleSet:
-    """Validate a rules document; every problem found is listed in the RulesError."""
+@dataclass(frozen=True, slots=True)
+class DeployedActions:
+    """The mitigation actions the deployed stack defines: their names, and the prefix that turns a
+    rule's logical name into one (`<prefix><logical id>`)."""
+
+    prefix: str
+    names: Collection[str]
+
+
+def _undeployed(table: RulesTable, deployed: DeployedActions) -> list[str]:
+    """Rules whose actions the stack does not define: IoT would reject their whole task."""
+    named: list[tuple[str, DefaultRule]] = [
+        (f"rules[{index}] ({rule.check})", rule) for index, rule in enumerate(table.rules)
+    ]
+    if table.default is not None:
+        named.append(("default", table.default))
+    defined = ", ".join(sorted(deployed.names)) or "none"
+    return [
+        f"{label}: mitigation action {deployed.prefix}{action} is not defined by the stack "
+        f"(it defines: {defined})"
+        for label, rule in named
+        for action in rule.actions
+        if deployed.prefix + action not in deployed.names
+    ]
+
+
+def parse_rules(text: str, deployed: DeployedActions | None = None) -> RuleSet:
+    """Validate a rules document; every problem found is listed in the RulesError. With `deployed`,
+    every action a rule names must also be one of the stack's mitigation actions."""
     try:
         document: Any = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -209,14 +236,16 @@ def parse_rules(text: str) -> RuleSet:
         )
         raise RulesError(f"rules table does not match its schema: {details}") from error
     problems = _problems(table)
+    if deployed is not None:
+        problems += _undeployed(table, deployed)
     if problems:
         raise RulesError("rules table is invalid: " + "; ".join(problems))
     by_check = _resolve(table)
     return RuleSet(version=rules_version(table, by_check), table=table, by_check=by_check)
 
 
-def load_rules(path: Path | None = None) -> RuleSet:
-    """The packaged rules table (or the one at `path`), validated."""
+def load_rules(path: Path | None = None, deployed: DeployedActions | None = None) -> RuleSet:
+    """The packaged rules table (or the one at `path`), validated (against `deployed`, if given)."""
     try:
         if path is None:
             text = resources.files("audit_remediator").joinpath("rules.yaml").read_text(encoding="utf-8")
@@ -224,7 +253,7 @@ def load_rules(path: Path | None = None) -> RuleSet:
             text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise RulesError(f"rules table cannot be read: {error}") from error
-    return parse_rules(text)
+    return parse_rules(text, deployed)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from audit_remediator.adapters.history import RemediationHistory
 from audit_remediator.adapters.idempotency import PowertoolsOnce, idempotency_config
 from audit_remediator.adapters.quarantine import QuarantineQueue
 from audit_remediator.intake import Services
-from audit_remediator.rules import RuleSet, load_rules
+from audit_remediator.rules import DeployedActions, RuleSet, load_rules
 from audit_remediator.settings import AuditEventsSettings
 
 # Standard retry mode backs off on throttling; the invocation's own async retries come after these.
@@ -26,8 +26,12 @@ def audit_events_settings() -> AuditEventsSettings:
 
 @cache
 def rules() -> RuleSet:
-    """The packaged rules; a RulesError is not cached, so a fixed deployment is read on the next call."""
-    return load_rules()
+    """The packaged rules, checked against the stack's mitigation actions; a RulesError is not
+    cached, so a fixed deployment is read on the next call."""
+    settings = audit_events_settings()
+    return load_rules(
+        deployed=DeployedActions(settings.mitigation_action_name_prefix, settings.mitigation_action_names)
+    )
 
 
 @cache

@@ -1,15 +1,39 @@
 """The AuditEventsFunction's environment, modelled and validated when the function starts."""
 
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from audit_remediator.errors import SettingsError
+from audit_remediator.models.identifiers import MitigationActionName
 from audit_remediator.models.plan import RemediationMode
 
 SnsTopicArn = Annotated[
     str, Field(pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", max_length=512)
+]
+
+
+# AWS allows 100 mitigation actions per account (Device Defender quotas).
+MAX_MITIGATION_ACTIONS = 100
+
+
+def _comma_separated(value: Any) -> Any:
+    """`a,b,c` as template.yaml's !Join writes it; an empty entry is a mistake, not a name."""
+    if not isinstance(value, str):
+        return value
+    names = [name.strip() for name in value.split(",")]
+    if any(not name for name in names):
+        raise ValueError("must be a comma-separated list of mitigation action names, with no empty entry")
+    if len(set(names)) != len(names):
+        raise ValueError("names a mitigation action twice")
+    return frozenset(names)
+
+
+MitigationActionNames = Annotated[
+    frozenset[MitigationActionName],
+    BeforeValidator(_comma_separated),
+    Field(min_length=1, max_length=MAX_MITIGATION_ACTIONS),
 ]
 
 
@@ -34,6 +58,9 @@ class AuditEventsSettings(BaseModel):
     mitigation_action_name_prefix: Annotated[str, Field(max_length=80, pattern=r"^[a-zA-Z0-9_-]*$")] = Field(
         alias="MITIGATION_ACTION_NAME_PREFIX"
     )
+    # The names of the stack's AWS::IoT::MitigationAction resources: a rule naming any other action
+    # is a RulesError at load, before anything starts.
+    mitigation_action_names: MitigationActionNames = Field(alias="MITIGATION_ACTION_NAMES")
     finding_window_seconds: Annotated[int, Field(ge=10, le=3600)] = Field(alias="FINDING_WINDOW_SECONDS")
     history_retention_days: Annotated[int, Field(ge=1, le=3650)] = Field(alias="HISTORY_RETENTION_DAYS")
 

@@ -5,6 +5,8 @@ observed PUBLISH_FINDING_TO_SNS delivery (§5.2). Both tolerate extra keys; chec
 codes are open strings, identifiers carry the IoT API's patterns and lengths.
 """
 
+import re
+from collections import Counter
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
@@ -36,6 +38,14 @@ CheckRunStatus = Literal[
 ]
 
 
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+
+
+def _shown(check_name: str) -> str:
+    """A check name fit to quote in a reason: names from the message are only echoed when plain."""
+    return check_name if _PLAIN_NAME.fullmatch(check_name) else "with an unusual name"
+
+
 class _Message(BaseModel):
     # strict: counts sent as strings or floats are a broken producer, not something to coerce.
     model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
@@ -51,6 +61,17 @@ class AuditCheckDetail(_Message):
     )
     error_code: Text | None = Field(default=None, alias="errorCode")
     message: Text | None = None
+
+    @model_validator(mode="after")
+    def _no_more_non_compliant_than_examined(self) -> "AuditCheckDetail":
+        # Non-compliant resources are among those the check examined (DescribeAuditTask's
+        # AuditCheckDetails), so more of them is a broken or forged message; caps rely on the count.
+        if self.non_compliant_resources_count > self.total_resources_count:
+            raise ValueError(
+                f"the check {_shown(self.check_name)} reports {self.non_compliant_resources_count} "
+                f"non-compliant resources but examined only {self.total_resources_count}"
+            )
+        return self
 
 
 class AuditCompletionNotification(_Message):
@@ -71,9 +92,15 @@ class AuditCompletionNotification(_Message):
     @field_validator("audit_details")
     @classmethod
     def _one_entry_per_check(cls, details: list[AuditCheckDetail]) -> list[AuditCheckDetail]:
-        names = [api_check_name(detail.check_name) for detail in details]
-        if len(names) != len(set(names)):
-            raise ValueError("auditDetails lists a check more than once")
+        names = Counter(api_check_name(detail.check_name) for detail in details)
+        repeated = [(name, times) for name, times in names.items() if times > 1]
+        if repeated:
+            raise ValueError(
+                "; ".join(
+                    f"the check {_shown(name)} is listed {'twice' if times == 2 else f'{times} times'}"
+                    for name, times in repeated
+                )
+            )
         return details
 
 

@@ -24,6 +24,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if document["decision"] == "remediate":
         name = f"audit-{message['taskId']}"
         execution_input = {"fail": bool(message.get("fail"))}
+        if "report" in message:
+            execution_input["report"] = message["report"]
         boto3.client("stepfunctions").start_execution(
             stateMachineArn=os.environ["STATE_MACHINE_ARN"], name=name, input=json.dumps(execution_input)
         )
