@@ -118,16 +118,44 @@ class RemediationHistory:
             ) from error
         return str(item.get("ownedBy", {}).get("S", ""))
 
+    def _own_for_findings(self, plan: FindingWindowPlan, claim: FindingClaim) -> bool:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    **self._owner_key(plan.audit_task_id, plan.rules_version, claim.check),
+                    "ownedBy": {"S": FINDINGS_OWNER},
+                    "expiresAt": self._expires_at(),
+                },
+                ConditionExpression="attribute_not_exists(pk) OR ownedBy = :findings",
+                ExpressionAttributeValues={":findings": {"S": FINDINGS_OWNER}},
+            )
+        except ClientError as error:
+            if _error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise AwsCallError(
+                f"claiming {claim.check} for finding {claim.finding_id} failed: {error}"
+            ) from error
+        except BotoCoreError as error:
+            raise AwsCallError(
+                f"claiming {claim.check} for finding {claim.finding_id} failed: {error}"
+            ) from error
+        return True
+
     def claim_finding(
         self, plan: FindingWindowPlan, claim: FindingClaim, execution_name: str, execution_input: str
     ) -> Claim:
         """Put the finding into its window's inbox, once per (audit, finding, rules version).
 
-        One transaction writes the claim and the inbox entry and makes the finding windows the owner of
-        the finding's check, unless the audit's own execution owns it already (then the finding is
-        covered). A re-delivery gets the execution the first delivery recorded, so the caller can make
-        sure that execution exists.
+        First the finding windows become the owner of the finding's check, unless the audit's own
+        execution owns it already (then the finding is covered). That is a single-item conditional
+        put, not part of the transaction: a burst of findings of one check would otherwise conflict
+        on the shared item (TransactionConflict), and once the windows own a check nothing takes it
+        from them. Then one transaction writes the claim and the inbox entry. A re-delivery gets the
+        execution the first delivery recorded, so the caller can make sure that execution exists.
         """
+        if not self._own_for_findings(plan, claim):
+            return Claim("covered", "", "")
         claim_key = {
             "pk": {"S": f"FINDING#{plan.audit_task_id}#{claim.finding_id}"},
             "sk": {"S": f"CLAIM#{plan.rules_version}"},
@@ -161,26 +189,14 @@ class RemediationHistory:
                             },
                         }
                     },
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": {
-                                **self._owner_key(plan.audit_task_id, plan.rules_version, claim.check),
-                                "ownedBy": {"S": FINDINGS_OWNER},
-                                "expiresAt": self._expires_at(),
-                            },
-                            "ConditionExpression": "attribute_not_exists(pk) OR ownedBy = :findings",
-                            "ExpressionAttributeValues": {":findings": {"S": FINDINGS_OWNER}},
-                        }
-                    },
                 ]
             )
         except ClientError as error:
             codes = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-            if _error_code(error) != "TransactionCanceledException" or "ConditionalCheckFailed" not in codes:
+            if _error_code(error) != "TransactionCanceledException" or codes[:1] != [
+                "ConditionalCheckFailed"
+            ]:
                 raise AwsCallError(f"claiming finding {claim.finding_id} failed: {error}") from error
-            if codes[0] != "ConditionalCheckFailed":
-                return Claim("covered", "", "")
         except BotoCoreError as error:
             raise AwsCallError(f"claiming finding {claim.finding_id} failed: {error}") from error
         else:
