@@ -1,15 +1,20 @@
 """The handler's logic with in-memory collaborators: decisions, provenance and duplicates."""
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from moto import mock_aws
 
 from audit_remediator.errors import RulesError
 from audit_remediator.intake import handle_event, outcome_document
+from audit_remediator.planner import HANDLED_BY_FINDINGS
 from audit_remediator.rules import RuleSet
 from tests.conftest import AUDIT_EVENTS_TOPIC_ARN, load_event, readme_decisions, sns_message, with_message
-from tests.unit.fakes import Fakes, make_fakes
+from tests.unit.fakes import Fakes, RemediationTable, make_fakes
 
 # The message kind of each sample event; the decision is the one the README's event table states.
 KINDS = {
@@ -43,7 +48,7 @@ def test_sample_events_get_the_documented_decision(name: str, kind: str) -> None
     fakes = make_fakes()
     outcome = run(fakes, load_event(name))
     assert (outcome["decision"], outcome["kind"]) == (readme_decisions()[f"{name}.json"], kind)
-    started = bool(fakes.executions.started)
+    started = bool(fakes.executions.calls)
     assert started == (outcome["execution"] is not None)
     assert bool(fakes.quarantine.kept) == (outcome["decision"] == "rejected")
 
@@ -53,7 +58,8 @@ def test_a_remediate_decision_starts_the_plan_it_reports() -> None:
     outcome = run(fakes, load_event("scheduled-non-compliant"))
     name = outcome["execution"]["name"]
     assert name == f"audit-9a7b3c2d1e0f4a5b6c7d8e9f0a1b2c3d-{outcome['rulesVersion']}"
-    assert json.loads(fakes.executions.started[name]) == outcome["execution"]["input"]
+    [(started, input_json)] = fakes.executions.calls
+    assert (started, json.loads(input_json)) == (name, outcome["execution"]["input"])
     assert outcome["mitigationTasks"] == outcome["execution"]["input"]["tasks"]
 
 
@@ -85,12 +91,19 @@ def test_an_over_cap_audit_starts_a_run_that_only_reports_the_capped_group() -> 
     ]
 
 
-def test_dry_run_mode_plans_everything_and_marks_every_task_dry_run() -> None:
-    # D33: the whole pipeline runs; the workflow never starts a dry-run task
-    fakes = make_fakes(REMEDIATION_MODE="DryRun")
-    outcome = run(fakes, load_event("scheduled-non-compliant"))
-    assert outcome["decision"] == "remediate"
-    assert {task["mode"] for task in outcome["execution"]["input"]["tasks"]} == {"dry-run"}
+@pytest.mark.parametrize(
+    "name", ["scheduled-non-compliant", "finding-iot-policy", "finding-shared-certificate"]
+)
+def test_dry_run_mode_plans_exactly_what_enforce_would_start(name: str) -> None:
+    # D33: the whole pipeline runs with the rules' own modes; only the stack mode beside the plan differs
+    dry_run = run(make_fakes(REMEDIATION_MODE="DryRun"), load_event(name))
+    enforce = run(make_fakes(REMEDIATION_MODE="Enforce"), load_event(name))
+    assert dry_run["decision"] == enforce["decision"] == "remediate"
+    assert dry_run["execution"]["input"]["remediationMode"] == "DryRun"
+    assert dry_run["execution"]["name"] == enforce["execution"]["name"]
+    assert dry_run["mitigationTasks"] == enforce["mitigationTasks"]
+    del dry_run["execution"]["input"]["remediationMode"], enforce["execution"]["input"]["remediationMode"]
+    assert dry_run["execution"]["input"] == enforce["execution"]["input"]
 
 
 def _forged(change: str) -> Any:
@@ -160,7 +173,7 @@ def test_three_deliveries_of_one_notification_start_one_execution() -> None:
     event = load_event("scheduled-non-compliant")
     decisions = [run(fakes, event, f"invocation-{n}")["decision"] for n in range(3)]
     assert decisions == ["remediate", "duplicate", "duplicate"]
-    assert len(fakes.executions.started) == 1
+    assert len(fakes.executions.calls) == 1
 
 
 def test_two_messages_about_one_audit_start_one_execution() -> None:
@@ -171,7 +184,7 @@ def test_two_messages_about_one_audit_start_one_execution() -> None:
     second["Records"][0]["Sns"]["MessageId"] = "00000000-0000-4000-8000-000000000999"
     assert run(fakes, first)["decision"] == "remediate"
     assert run(fakes, second, "invocation-2")["decision"] == "duplicate"
-    assert len(fakes.executions.started) == 1
+    assert len(fakes.executions.calls) == 1
 
 
 def test_a_duplicate_after_the_idempotency_record_expired_starts_nothing_new() -> None:
@@ -181,8 +194,10 @@ def test_a_duplicate_after_the_idempotency_record_expired_starts_nothing_new() -
     run(fakes, event)
     fakes.once.results.clear()
     assert run(fakes, event, "invocation-2")["decision"] == "duplicate"
-    assert len(fakes.executions.started) == 1
-    assert len(fakes.executions.calls) == 2
+    # The same name with the same input: Step Functions returns the running execution, or refuses a
+    # name already used by a closed one, so a second run never starts
+    [first, again] = fakes.executions.calls
+    assert again == first
 
 
 def test_key_order_and_whitespace_do_not_change_the_idempotency_key() -> None:
@@ -194,7 +209,7 @@ def test_key_order_and_whitespace_do_not_change_the_idempotency_key() -> None:
     run(fakes, event)
     run(fakes, with_message(event, reordered), "invocation-2")
     assert len(fakes.once.results) == 1
-    assert len(fakes.executions.started) == 1
+    assert len(fakes.executions.calls) == 1
 
 
 def test_unusable_rules_remediate_nothing_and_fail_the_invocation() -> None:
@@ -218,7 +233,8 @@ def test_a_redelivered_finding_is_recognised_and_queued_once() -> None:
     second = run(fakes, event, "invocation-2")
     assert (first["decision"], second["decision"]) == ("remediate", "duplicate")
     assert [len(ids) for ids in fakes.history.inbox.values()] == [1]
-    assert len(fakes.executions.started) == 1
+    [first_call, second_call] = fakes.executions.calls
+    assert second_call == first_call
 
 
 def test_a_redelivered_finding_restarts_the_window_if_the_first_delivery_stopped_early() -> None:
@@ -236,7 +252,7 @@ def test_a_redelivered_finding_restarts_the_window_if_the_first_delivery_stopped
     fakes.executions.start = original_start  # type: ignore[method-assign]
     outcome = run(fakes, event, "invocation-2")
     assert outcome["decision"] == "duplicate"
-    assert list(fakes.executions.started) == [outcome["execution"]["name"]]
+    assert fakes.executions.names == [outcome["execution"]["name"]]
 
 
 def test_findings_of_one_window_share_its_execution() -> None:
@@ -253,15 +269,151 @@ def test_findings_of_one_window_share_its_execution() -> None:
     assert [sorted(ids) for ids in fakes.history.inbox.values()] == [[f"finding-{i}" for i in range(5)]]
 
 
-def test_a_finding_the_audits_own_execution_covers_starts_nothing() -> None:
+@pytest.fixture
+def table() -> Iterator[RemediationTable]:
+    with mock_aws():
+        yield RemediationTable()
+
+
+def finding_event(name: str, finding_id: str) -> dict[str, Any]:
+    event = load_event(name)
+    message = sns_message(event)
+    message["findingId"] = finding_id
+    return with_message(event, message)
+
+
+SHARED = "DEVICE_CERTIFICATE_SHARED_CHECK"
+POLICY = "IOT_POLICY_OVERLY_PERMISSIVE_CHECK"
+
+
+def test_a_finding_the_audits_own_execution_covers_starts_nothing(table: RemediationTable) -> None:
     # D34: the audit's execution already remediates every finding of its checks
-    fakes = make_fakes()
+    fakes = make_fakes(history=table.history)
     audit = run(fakes, load_event("scheduled-non-compliant"))
     outcome = run(fakes, load_event("finding-shared-certificate"), "invocation-2")
     assert outcome["decision"] == "duplicate"
     assert audit["execution"]["name"] in outcome["reason"]
-    assert list(fakes.executions.started) == [audit["execution"]["name"]]
-    assert fakes.history.inbox == {}
+    assert fakes.executions.names == [audit["execution"]["name"]]
+    assert table.inbox() == {}
+
+
+def test_an_audit_after_a_finding_of_its_check_leaves_that_check_to_the_finding_window(
+    table: RemediationTable,
+) -> None:
+    # A per-finding message queued first: the audit's filter task would act on the same finding again
+    fakes = make_fakes(history=table.history)
+    finding = run(fakes, load_event("finding-shared-certificate"))
+    audit = run(fakes, load_event("scheduled-non-compliant"), "invocation-2")
+    assert (finding["decision"], audit["decision"]) == ("remediate", "remediate")
+    assert SHARED not in {check for task in audit["mitigationTasks"] for check in task["checks"]}
+    assert audit["skipped"][SHARED] == HANDLED_BY_FINDINGS
+    assert {check for task in audit["mitigationTasks"] for check in task["checks"]} == {
+        "LOGGING_DISABLED_CHECK",
+        POLICY,
+    }
+    assert table.owners()[SHARED] == "finding-windows"
+
+
+def test_a_finding_claimed_while_the_audit_was_being_planned_stays_with_its_window(
+    table: RemediationTable,
+) -> None:
+    # The audit planned its checks, then the finding's claim committed before the audit's own claim
+    fakes = make_fakes(history=table.history)
+    finding_delivered: list[dict[str, Any]] = []
+
+    class FindingFirst:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(table.history, name)
+
+        def claim_checks(self, *args: Any) -> dict[str, str]:
+            finding_delivered.append(run(fakes, load_event("finding-shared-certificate"), "invocation-f"))
+            return table.history.claim_checks(*args)
+
+    audit = run(make_fakes(history=FindingFirst()), load_event("scheduled-non-compliant"), "invocation-a")
+    assert [outcome["decision"] for outcome in finding_delivered] == ["remediate"]
+    assert audit["skipped"][SHARED] == HANDLED_BY_FINDINGS
+    assert SHARED not in {check for task in audit["mitigationTasks"] for check in task["checks"]}
+
+
+def test_an_audit_whose_checks_all_went_to_finding_windows_starts_nothing(table: RemediationTable) -> None:
+    fakes = make_fakes(history=table.history)
+    event = load_event("check-insufficient-permissions")
+    check = next(
+        detail["checkName"]
+        for detail in sns_message(event)["auditDetails"]
+        if detail["checkRunStatus"] == "COMPLETED_NON_COMPLIANT"
+    )
+    message = sns_message(load_event("finding-shared-certificate"))
+    message.update(
+        taskId=sns_message(event)["taskId"],
+        checkName=check,
+        reasonForNonComplianceCode="CERTIFICATE_REVOKED_BY_ISSUER",
+    )
+    assert (
+        run(fakes, with_message(load_event("finding-shared-certificate"), message))["decision"] == "remediate"
+    )
+    outcome = run(fakes, event, "invocation-2")
+    assert (outcome["decision"], outcome["execution"]) == ("no-action", None)
+    assert outcome["skipped"][check] == HANDLED_BY_FINDINGS
+    assert len(fakes.executions.calls) == 1
+
+
+def test_a_redelivered_audit_after_a_check_went_to_a_finding_window_starts_the_same_input(
+    table: RemediationTable,
+) -> None:
+    # Step Functions refuses a running execution's name with another input (ExecutionAlreadyExists),
+    # so a re-delivery must plan exactly what the first delivery started
+    fakes = make_fakes(history=table.history)
+    event = load_event("scheduled-non-compliant")
+    run(fakes, load_event("finding-shared-certificate"))
+    first = run(fakes, event, "invocation-2")
+    fakes.once.results.clear()
+    run(fakes, finding_event("finding-iot-policy", "a-later-finding"), "invocation-3")
+    again = run(fakes, event, "invocation-4")
+    assert (first["decision"], again["decision"]) == ("remediate", "duplicate")
+    audit_starts = [call for call in fakes.executions.calls if call[0] == first["execution"]["name"]]
+    assert len(audit_starts) == 2
+    assert audit_starts[1] == audit_starts[0]
+    assert again["mitigationTasks"] == first["mitigationTasks"]
+
+
+DELIVERIES = [
+    ("audit", "scheduled-non-compliant", ""),
+    ("finding", "finding-shared-certificate", "shared-1"),
+    ("finding", "finding-shared-certificate", "shared-2"),
+    ("finding", "finding-iot-policy", "policy-1"),
+    ("finding", "finding-shared-certificate", "shared-1"),
+]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(order=st.permutations(range(len(DELIVERIES))), expired=st.booleans())
+def test_each_finding_gets_one_path_whatever_the_order_of_deliveries(order: list[int], expired: bool) -> None:
+    # Given an audit notification and per-finding messages of its checks (one re-delivered), in any order
+    with mock_aws():
+        table = RemediationTable()
+        fakes = make_fakes(history=table.history)
+        for step, index in enumerate(order):
+            if expired:
+                fakes.once.results.clear()
+            kind, name, finding_id = DELIVERIES[index]
+            event = load_event(name) if kind == "audit" else finding_event(name, finding_id)
+            run(fakes, event, f"invocation-{step}")
+        # Then every finding is either in a finding window's inbox or under the audit's filter, never both
+        audit_inputs = {
+            json.dumps(json.loads(i), sort_keys=True)
+            for n, i in fakes.executions.calls
+            if n.startswith("audit-")
+        }
+        assert len(audit_inputs) <= 1
+        audit_checks = {
+            check for plan in audit_inputs for task in json.loads(plan)["tasks"] for check in task["checks"]
+        }
+        queued = [finding for ids in table.inbox().values() for finding in ids]
+        assert len(queued) == len(set(queued))
+        checks = {"shared-1": SHARED, "shared-2": SHARED, "policy-1": POLICY}
+        for finding_id, check in checks.items():
+            assert (finding_id in queued) + (check in audit_checks) == 1, (finding_id, order)
 
 
 def test_a_finding_of_a_check_the_audit_did_not_cover_is_still_queued() -> None:

@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from audit_remediator.checks import KNOWN_CHECKS
 from audit_remediator.models.notifications import AuditCompletionNotification, FindingNotification
 from audit_remediator.planner import (
+    HANDLED_BY_FINDINGS,
     PlanSettings,
+    covered_checks,
     finding_rule,
     plan_audit,
     plan_finding_window,
@@ -89,11 +91,26 @@ def test_an_audit_whose_checks_each_have_one_action_list_gets_exactly_one_enforc
     ]
 
 
-def test_the_kill_switch_turns_every_rule_into_dry_run() -> None:
+def test_the_kill_switch_travels_beside_the_plan_and_keeps_each_rules_own_mode() -> None:
+    # D33: a dry run plans the tasks Enforce would start; the workflow refuses to start them
     notification = audit([("LOGGING_DISABLED_CHECK", "COMPLETED_NON_COMPLIANT", 1)])
     plan = plan_audit(notification, load_rules(), DRY_RUN)
-    assert [task.mode for task in plan.tasks] == ["dry-run"]
+    assert [task.mode for task in plan.tasks] == ["enforce"]
     assert plan.remediation_mode == "DryRun"
+
+
+def test_checks_handled_by_finding_windows_are_left_out_and_listed() -> None:
+    details = [
+        ("DEVICE_CERTIFICATE_SHARED_CHECK", "COMPLETED_NON_COMPLIANT", 40),
+        ("LOGGING_DISABLED_CHECK", "COMPLETED_NON_COMPLIANT", 1),
+        ("REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE_CHECK", "COMPLETED_NON_COMPLIANT", 2),
+    ]
+    handled = frozenset({"DEVICE_CERTIFICATE_SHARED_CHECK", "LOGGING_DISABLED_CHECK"})
+    plan = plan_audit(audit(details), load_rules(), ENFORCE, handled)
+    assert [task.checks for task in plan.tasks] == [["REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE_CHECK"]]
+    assert plan.capped == []
+    assert plan.skipped == dict.fromkeys(handled, HANDLED_BY_FINDINGS)
+    assert covered_checks(plan) == ["REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE_CHECK"]
 
 
 @pytest.mark.parametrize("status", ["FAILED", "CANCELED"])
@@ -197,8 +214,6 @@ def test_plans_are_minimal_deterministic_and_within_api_limits(
     # Minimality: with the default table every check has one action list, so at most one task per mode
     assert sum(t.mode == "enforce" for t in plan.tasks) <= 1
     assert sum(t.mode == "dry-run" for t in plan.tasks) <= 1
-    if not enforce:
-        assert all(t.mode == "dry-run" for t in plan.tasks)
     # Exactness: every remediable check is in exactly one task, nothing else is
     remediable = {
         name
@@ -350,3 +365,64 @@ def test_the_number_of_tasks_is_the_largest_number_of_action_lists_one_check_nee
         for code in rule.reason_codes
     ]
     assert sorted(planned) == sorted(expected)
+
+
+rule_changes = st.fixed_dictionaries(
+    {
+        "mode": st.sampled_from(["enforce", "dry-run"]),
+        "maxResources": st.one_of(st.none(), st.integers(1, 50)),
+    }
+)
+
+
+def _rules_with(changes: list[dict[str, Any]]) -> Any:
+    document: dict[str, Any] = yaml.safe_load(RULES_FILE.read_text())
+    document["default"]["mode"] = changes[-1]["mode"]
+    for rule, change in zip(document["rules"], changes, strict=False):
+        rule["mode"] = change["mode"]
+        if change["maxResources"] is None:
+            rule.pop("maxResources", None)
+        else:
+            rule["maxResources"] = change["maxResources"]
+    return parse_rules(yaml.safe_dump(document))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    details=details_strategy,
+    task_id=audit_ids,
+    changes=st.lists(rule_changes, min_size=9, max_size=9),
+    finding_check=st.sampled_from(sorted(KNOWN_CHECKS)),
+    now=st.floats(1_700_000_000, 1_900_000_000),
+)
+def test_a_dry_run_plans_exactly_what_enforce_would_run(
+    details: list[tuple[str, str, int]],
+    task_id: str,
+    changes: list[dict[str, Any]],
+    finding_check: str,
+    now: float,
+) -> None:
+    # Given any audit, and a rules table whose rules have any modes and caps
+    rules = _rules_with(changes)
+    # When it is planned under both stack modes
+    enforce = plan_audit(audit(details, task_id=task_id), rules, ENFORCE)
+    dry_run = plan_audit(audit(details, task_id=task_id), rules, DRY_RUN)
+    # Then the plans differ only in the stack mode they carry: same groups, ids, tokens and rule modes
+    assert (enforce.remediation_mode, dry_run.remediation_mode) == ("Enforce", "DryRun")
+    assert dry_run.model_dump(exclude={"remediation_mode"}) == enforce.model_dump(
+        exclude={"remediation_mode"}
+    )
+    # And so do a finding's window, its execution name and its tasks
+    for rule in rules.rules_for(finding_check):
+        notification = finding(
+            checkName=finding_check, reasonForNonComplianceCode=sorted(rule.reason_codes)[0]
+        )
+        name_e, window_e = plan_finding_window(notification, rule, rules, ENFORCE, "123456789012", now)
+        name_d, window_d = plan_finding_window(notification, rule, rules, DRY_RUN, "123456789012", now)
+        assert name_d == name_e
+        assert window_d.remediation_mode == "DryRun"
+        assert window_d.model_dump(exclude={"remediation_mode"}) == window_e.model_dump(
+            exclude={"remediation_mode"}
+        )
+        assert window_batches(window_d, ["f1"]) == window_batches(window_e, ["f1"])
+        assert window_d.mode == rule.mode

@@ -38,6 +38,7 @@ from audit_remediator.observability import logger, metrics
 from audit_remediator.planner import (
     PlanSettings,
     audit_execution_name,
+    covered_checks,
     finding_rule,
     plan_audit,
     plan_finding_window,
@@ -58,9 +59,9 @@ class ExecutionStarter(Protocol):
 class History(Protocol):
     def record_decision(self, audit_task_id: str, record_key: str, decision: dict[str, Any]) -> None: ...
 
-    def record_coverage(
+    def claim_checks(
         self, audit_task_id: str, rules_version: str, checks: list[str], execution_name: str
-    ) -> None: ...
+    ) -> dict[str, str]: ...
 
     def claim_finding(
         self, plan: FindingWindowPlan, claim: FindingClaim, execution_name: str, execution_input: str
@@ -309,7 +310,18 @@ def _audit_reason(plan: AuditPlan, notification: AuditCompletionNotification) ->
 def _handle_audit(
     services: Services, notification: AuditCompletionNotification, rules: RuleSet, invocation_id: str
 ) -> Outcome:
-    plan = plan_audit(notification, rules, _plan_settings(services.settings))
+    settings = _plan_settings(services.settings)
+    plan = plan_audit(notification, rules, settings)
+    name = audit_execution_name(notification.task_id, rules.version)
+    covered = covered_checks(plan)
+    if covered:
+        # Before anything starts, and on every delivery (the claim is idempotent): a check whose
+        # per-finding messages were queued first stays with the finding windows, so no finding gets
+        # a second task. A re-delivery gets the same answer, hence the same plan and execution input.
+        owned_elsewhere = services.history.claim_checks(notification.task_id, rules.version, covered, name)
+        if owned_elsewhere:
+            logger.info("checks handled by finding windows", extra={"checks": sorted(owned_elsewhere)})
+            plan = plan_audit(notification, rules, settings, frozenset(owned_elsewhere))
     decision, reason = _audit_reason(plan, notification)
     if not plan.tasks and not plan.capped:
         services.history.record_decision(
@@ -326,18 +338,14 @@ def _handle_audit(
             mitigation_tasks=[],
             skipped=plan.skipped,
         )
-    request = ExecutionRequest(name=audit_execution_name(notification.task_id, rules.version), input=plan)
+    request = ExecutionRequest(name=name, input=plan)
     input_json = plan.model_dump_json(by_alias=True)
-    covered = sorted(
-        {check for task in plan.tasks for check in task.checks} | {group.check for group in plan.capped}
-    )
 
-    def cover_and_start() -> dict[str, Any]:
-        services.history.record_coverage(notification.task_id, rules.version, covered, request.name)
+    def start() -> dict[str, Any]:
         return _started(services.executions.start(request.name, input_json), request.name)
 
     key = f"audit#{notification.account_id}#{notification.task_id}#{rules.version}"
-    started = _start_once(services, key, invocation_id, cover_and_start)
+    started = _start_once(services, key, invocation_id, start)
     first = started is not None and started.first
     if first:
         _count("ExecutionsStarted")
@@ -426,7 +434,8 @@ def _handle_finding(
     return Outcome(
         decision="remediate",
         kind="finding",
-        reason=f"finding queued in a {plan.window.seconds}s window (mode {plan.mode})",
+        reason=f"finding queued in a {plan.window.seconds}s window (mode {plan.mode}"
+        + (", RemediationMode=DryRun)" if plan.remediation_mode == "DryRun" else ")"),
         rules_version=rules.version,
         execution=ExecutionRequest(name=name, input=plan),
         mitigation_tasks=window_batches(plan, [notification.finding_id]),

@@ -3,6 +3,9 @@
 Audit notifications are remediated with `{auditTaskId, auditCheckToReasonCodeFilter}` targets, so one
 call covers any number of findings. A task maps every check to one action list, so the minimum number
 of tasks per mode is the largest number of distinct action lists any single check needs (usually one).
+
+Tasks carry their rule's own mode. The stack's RemediationMode travels beside them (`remediationMode`)
+and never changes the plan: a dry run plans exactly what Enforce would start.
 """
 
 import hashlib
@@ -39,11 +42,6 @@ class PlanSettings:
 
 def _digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
-
-
-def effective_mode(rule: ResolvedRule, settings: PlanSettings) -> Mode:
-    """The stack's kill switch (RemediationMode=DryRun) overrides every rule."""
-    return "dry-run" if settings.remediation_mode == "DryRun" else rule.mode
 
 
 def audit_execution_name(audit_task_id: str, rules_version: str) -> str:
@@ -106,9 +104,23 @@ def _tasks_for_mode(
     return tasks
 
 
+HANDLED_BY_FINDINGS = "handled-by-findings: per-finding messages for this check were queued first"
+
+
+def covered_checks(plan: AuditPlan) -> list[str]:
+    """The checks an audit's execution would act on or report as capped."""
+    return sorted(
+        {check for task in plan.tasks for check in task.checks} | {group.check for group in plan.capped}
+    )
+
+
 def plan_audit(
-    notification: AuditCompletionNotification, rules: RuleSet, settings: PlanSettings
+    notification: AuditCompletionNotification,
+    rules: RuleSet,
+    settings: PlanSettings,
+    handled_by_findings: frozenset[str] = frozenset(),
 ) -> AuditPlan:
+    """The audit's plan; checks in `handled_by_findings` are left to the finding windows that own them."""
     skipped: dict[str, str] = {}
     capped: list[CappedGroup] = []
     entries: dict[Mode, list[_Entry]] = {"enforce": [], "dry-run": []}
@@ -131,6 +143,9 @@ def plan_audit(
         if not matched:
             skipped[check] = "no-rule" if check_info(check) else "no-rule: unknown check"
             continue
+        if check in handled_by_findings:
+            skipped[check] = HANDLED_BY_FINDINGS
+            continue
         affected = detail.non_compliant_resources_count
         for rule in matched:
             actions = _action_names(rule, settings)
@@ -145,9 +160,7 @@ def plan_audit(
                 )
                 skipped[check] = f"capped: {affected} affected resources > maxResources {rule.max_resources}"
                 continue
-            entries[effective_mode(rule, settings)].append(
-                _Entry(check, tuple(actions), set(rule.reason_codes), affected)
-            )
+            entries[rule.mode].append(_Entry(check, tuple(actions), set(rule.reason_codes), affected))
     tasks = [
         task
         for mode in ("enforce", "dry-run")
@@ -188,7 +201,7 @@ def plan_finding_window(
     """The execution name and input of the time window this finding falls into."""
     seconds = settings.finding_window_seconds
     window_index = int((now_epoch_seconds + LATE_CLAIM_MARGIN_SECONDS) // seconds)
-    mode = effective_mode(rule, settings)
+    mode = rule.mode
     digest = _digest(account_id, notification.task_id, rules.version, rule.rule_id, mode, str(window_index))
     plan = FindingWindowPlan(
         account_id=account_id,

@@ -1,4 +1,4 @@
-"""RemediationTable: decision records and the per-finding inbox."""
+"""RemediationTable: decision records, who handles each check of an audit, and the per-finding inbox."""
 
 import json
 import time
@@ -11,6 +11,10 @@ from audit_remediator.models.plan import Claim, FindingClaim, FindingWindowPlan
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+
+# The owner of a check whose findings go through finding windows (an audit's owner is its execution name).
+FINDINGS_OWNER = "finding-windows"
 
 
 def _error_code(error: ClientError) -> str:
@@ -42,34 +46,116 @@ class RemediationHistory:
         except (ClientError, BotoCoreError) as error:
             raise AwsCallError(f"recording the decision for audit {audit_task_id} failed: {error}") from error
 
-    def record_coverage(
+    def _owner_key(self, audit_task_id: str, rules_version: str, check: str) -> dict[str, Any]:
+        return {"pk": {"S": f"AUDIT#{audit_task_id}"}, "sk": {"S": f"OWNER#{rules_version}#{check}"}}
+
+    def claim_checks(
         self, audit_task_id: str, rules_version: str, checks: list[str], execution_name: str
-    ) -> None:
-        """The checks an audit's execution handles, written before it starts: a per-finding message
-        for one of them is then already covered and never becomes a second task."""
+    ) -> dict[str, str]:
+        """Make the audit's execution the owner of every check it covers that nobody owns yet.
+
+        Returns the checks another owner (the finding windows) holds, with that owner. One transaction
+        per attempt: DynamoDB serialises it with every finding's claim on the same ownership items, so a
+        check is owned by the audit or by the findings, never both. A re-delivery finds its own
+        ownership and gets the same answer; a check once owned never changes owner, so each retry
+        drops at least one check and the loop ends.
+        """
+        others: dict[str, str] = {}
+        pending = sorted(set(checks))
+        while pending:
+            try:
+                self._client.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": self._table,
+                                "Item": {
+                                    **self._owner_key(audit_task_id, rules_version, check),
+                                    "ownedBy": {"S": execution_name},
+                                    "expiresAt": self._expires_at(),
+                                },
+                                "ConditionExpression": "attribute_not_exists(pk) OR ownedBy = :me",
+                                "ExpressionAttributeValues": {":me": {"S": execution_name}},
+                            }
+                        }
+                        for check in pending
+                    ]
+                )
+            except ClientError as error:
+                reasons = error.response.get("CancellationReasons", [])
+                codes = [reason.get("Code") for reason in reasons]
+                if (
+                    _error_code(error) != "TransactionCanceledException"
+                    or "ConditionalCheckFailed" not in codes
+                ):
+                    raise AwsCallError(
+                        f"claiming the checks of audit {audit_task_id} failed: {error}"
+                    ) from error
+                taken = [
+                    check
+                    for check, code in zip(pending, codes, strict=True)
+                    if code == "ConditionalCheckFailed"
+                ]
+                for check in taken:
+                    others[check] = self._owner(audit_task_id, rules_version, check)
+                pending = [check for check in pending if check not in others]
+            except BotoCoreError as error:
+                raise AwsCallError(f"claiming the checks of audit {audit_task_id} failed: {error}") from error
+            else:
+                break
+        return others
+
+    def _owner(self, audit_task_id: str, rules_version: str, check: str) -> str:
+        try:
+            item = self._client.get_item(
+                TableName=self._table,
+                Key=self._owner_key(audit_task_id, rules_version, check),
+                ConsistentRead=True,
+            ).get("Item", {})
+        except (ClientError, BotoCoreError) as error:
+            raise AwsCallError(
+                f"reading who handles {check} of audit {audit_task_id} failed: {error}"
+            ) from error
+        return str(item.get("ownedBy", {}).get("S", ""))
+
+    def _own_for_findings(self, plan: FindingWindowPlan, claim: FindingClaim) -> bool:
         try:
             self._client.put_item(
                 TableName=self._table,
                 Item={
-                    "pk": {"S": f"AUDIT#{audit_task_id}"},
-                    "sk": {"S": f"COVERAGE#{rules_version}"},
-                    "checks": {"SS": sorted(set(checks))},
-                    "executionName": {"S": execution_name},
+                    **self._owner_key(plan.audit_task_id, plan.rules_version, claim.check),
+                    "ownedBy": {"S": FINDINGS_OWNER},
                     "expiresAt": self._expires_at(),
                 },
+                ConditionExpression="attribute_not_exists(pk) OR ownedBy = :findings",
+                ExpressionAttributeValues={":findings": {"S": FINDINGS_OWNER}},
             )
-        except (ClientError, BotoCoreError) as error:
-            raise AwsCallError(f"recording what audit {audit_task_id} covers failed: {error}") from error
+        except ClientError as error:
+            if _error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise AwsCallError(
+                f"claiming {claim.check} for finding {claim.finding_id} failed: {error}"
+            ) from error
+        except BotoCoreError as error:
+            raise AwsCallError(
+                f"claiming {claim.check} for finding {claim.finding_id} failed: {error}"
+            ) from error
+        return True
 
     def claim_finding(
         self, plan: FindingWindowPlan, claim: FindingClaim, execution_name: str, execution_input: str
     ) -> Claim:
         """Put the finding into its window's inbox, once per (audit, finding, rules version).
 
-        One transaction writes the claim and the inbox entry, and checks that the audit's own
-        execution does not already cover the finding's check. A re-delivery gets the execution the
-        first delivery recorded, so the caller can make sure that execution exists.
+        First the finding windows become the owner of the finding's check, unless the audit's own
+        execution owns it already (then the finding is covered). That is a single-item conditional
+        put, not part of the transaction: a burst of findings of one check would otherwise conflict
+        on the shared item (TransactionConflict), and once the windows own a check nothing takes it
+        from them. Then one transaction writes the claim and the inbox entry. A re-delivery gets the
+        execution the first delivery recorded, so the caller can make sure that execution exists.
         """
+        if not self._own_for_findings(plan, claim):
+            return Claim("covered", "", "")
         claim_key = {
             "pk": {"S": f"FINDING#{plan.audit_task_id}#{claim.finding_id}"},
             "sk": {"S": f"CLAIM#{plan.rules_version}"},
@@ -103,25 +189,14 @@ class RemediationHistory:
                             },
                         }
                     },
-                    {
-                        "ConditionCheck": {
-                            "TableName": self._table,
-                            "Key": {
-                                "pk": {"S": f"AUDIT#{plan.audit_task_id}"},
-                                "sk": {"S": f"COVERAGE#{plan.rules_version}"},
-                            },
-                            "ConditionExpression": "attribute_not_exists(pk) OR NOT contains(checks, :check)",
-                            "ExpressionAttributeValues": {":check": {"S": claim.check}},
-                        }
-                    },
                 ]
             )
         except ClientError as error:
             codes = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-            if _error_code(error) != "TransactionCanceledException" or "ConditionalCheckFailed" not in codes:
+            if _error_code(error) != "TransactionCanceledException" or codes[:1] != [
+                "ConditionalCheckFailed"
+            ]:
                 raise AwsCallError(f"claiming finding {claim.finding_id} failed: {error}") from error
-            if codes[0] != "ConditionalCheckFailed":
-                return Claim("covered", "", "")
         except BotoCoreError as error:
             raise AwsCallError(f"claiming finding {claim.finding_id} failed: {error}") from error
         else:
