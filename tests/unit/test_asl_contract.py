@@ -521,10 +521,12 @@ CAPPED = [{"check": "C", "affectedResources": 40, "maxResources": 25, "actions":
         ([outcome("FAILED", failed=3)], [], "failed"),
         ([outcome("CANCELED", canceled=3)], [], "failed"),
         ([{"taskId": "r", "mode": "enforce", "checks": ["C"], "status": "REJECTED"}], [], "failed"),
-        ([], CAPPED, "failed"),
+        ([], CAPPED, "needs-human"),
+        ([DRY], CAPPED, "needs-human"),
+        ([DRY], [], "dry-run"),
     ],
 )
-def test_the_report_tells_full_success_partial_and_failure_apart(
+def test_the_report_tells_success_partial_failure_dry_run_and_needs_human_apart(
     results: list[dict[str, Any]], capped: list[dict[str, Any]], result: str
 ) -> None:
     # C23

@@ -159,7 +159,7 @@ def test_a_window_over_its_rule_cap_starts_nothing(wf: Workflow, held_windows: t
 
     assert wf.start_calls() == []
     summary = report(result)
-    assert summary["result"] == "failed"
+    assert summary["result"] == "needs-human"
     assert summary["capped"] == [
         {
             "check": SHARED,
