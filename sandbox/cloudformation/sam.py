@@ -27,7 +27,7 @@ _LOCAL_URI_PROPERTIES: Final = {
 
 TemplateTransform = Callable[[dict[str, Any]], dict[str, Any]]
 # Transforms CloudFormation applies before the Serverless transform, in order, to the template as written.
-PRE_TRANSLATION: Final[list[TemplateTransform]] = []
+PRE_TRANSLATION: Final[tuple[TemplateTransform, ...]] = ()
 
 
 @dataclass
