@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from sandbox.deployer import DeployError
+from sandbox.cloudformation.errors import DeployError
 
 # CfnAlreadyExistsException(new Throwable(...)): the handler error code and the cause's message.
 ALREADY_EXISTS_MESSAGE: Final = "A configuration with different properties already exists."

@@ -1,7 +1,9 @@
 """template.yaml as CloudFormation sees it after the Serverless transform (implicit resources included).
 
 `python -m tools.sam_template [template.yaml] > out.json` writes the translated template, so checkov and the
-template policy tests judge the roles, permissions and state machine that SAM actually generates.
+template policy tests judge the roles, permissions and state machine that SAM actually generates. The
+translation is the sandbox deployer's (`sandbox.cloudformation.sam`), with each ASL file inlined as the state
+machine's `Definition` so that its text can be judged too.
 """
 
 import argparse
@@ -10,10 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import boto3
-from samtranslator.parser.parser import Parser
-from samtranslator.translator.translator import Translator
-from samtranslator.yaml_helper import yaml_parse
+from sandbox.cloudformation import sam
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
 SANDBOX_REGION = "us-east-1"
@@ -21,37 +20,18 @@ SANDBOX_REGION = "us-east-1"
 
 def load(path: Path = TEMPLATE) -> dict[str, Any]:
     """The template as written, CloudFormation tags decoded by the SAM translator's own YAML loader."""
-    document: dict[str, Any] = yaml_parse(path.read_text(encoding="utf-8"))
-    return document
-
-
-def inline_local_artifacts(template: dict[str, Any], root: Path = TEMPLATE.parent) -> dict[str, Any]:
-    """What `sam package` would do, offline: code paths become S3 placeholders, the ASL file is inlined."""
-    inlined: dict[str, Any] = json.loads(json.dumps(template))
-    for logical_id, resource in inlined.get("Resources", {}).items():
-        properties = resource.get("Properties", {})
-        for key in ("CodeUri", "ContentUri"):
-            if isinstance(properties.get(key), str) and not properties[key].startswith("s3://"):
-                properties[key] = f"s3://local-artifacts/{logical_id}/{properties[key]}"
-        definition_uri = properties.get("DefinitionUri")
-        if isinstance(definition_uri, str) and not definition_uri.startswith("s3://"):
-            properties["Definition"] = json.loads((root / properties.pop("DefinitionUri")).read_text("utf-8"))
-    return inlined
+    return sam.load(path)
 
 
 def translate(template: dict[str, Any], parameter_values: dict[str, Any] | None = None) -> dict[str, Any]:
     """Expand the Serverless transform offline: no managed-policy lookup, pseudo-parameters of the sandbox."""
-    translator = Translator(
-        managed_policy_map={},
-        sam_parser=Parser(),
-        boto_session=boto3.session.Session(region_name=SANDBOX_REGION),
-    )
-    translated: dict[str, Any] = translator.translate(
-        sam_template=inline_local_artifacts(template),
-        parameter_values=dict(parameter_values or {}),
-        passthrough_metadata=True,
-    )
-    return translated
+    return sam.translate(
+        template,
+        parameter_values or {},
+        base=TEMPLATE.parent,
+        region=SANDBOX_REGION,
+        inline_definitions=True,
+    ).template
 
 
 def main(argv: list[str] | None = None) -> int:

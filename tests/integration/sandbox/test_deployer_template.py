@@ -7,7 +7,7 @@ import json
 import pytest
 
 from sandbox import Sandbox, Stack, supported_resource_types
-from sandbox.deployer import translate
+from sandbox.cloudformation.sam import translate_file as translate
 from tests.conftest import ROOT, STACK_NAME, function_environment
 
 TEMPLATE = ROOT / "template.yaml"

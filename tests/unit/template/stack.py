@@ -6,34 +6,25 @@ both sides to strings lets a check compare "what the role may touch" with "what 
 
 import copy
 import json
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.cloudformation.intrinsics import PseudoParameters, Resolver
+from sandbox.cloudformation.values import NO_VALUE
 from tools.sam_template import translate
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 STACK_NAME = "iot-audit-remediator"
 PARTITION = "aws"
-PSEUDO = {
-    "AWS::AccountId": ACCOUNT,
-    "AWS::Region": REGION,
-    "AWS::StackName": STACK_NAME,
-    "AWS::Partition": PARTITION,
-    "AWS::URLSuffix": "amazonaws.com",
-    "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK_NAME}/0",
-}
-
-
-class _NoValue:
-    def __repr__(self) -> str:
-        return "AWS::NoValue"
-
-
-NO_VALUE = _NoValue()
-_SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
+PSEUDO = PseudoParameters(
+    account_id=ACCOUNT,
+    region=REGION,
+    stack_name=STACK_NAME,
+    stack_id=f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK_NAME}/0",
+    partition=PARTITION,
+)
 
 
 @dataclass(frozen=True)
@@ -68,126 +59,41 @@ def _as_set(value: Any) -> frozenset[str]:
     return frozenset([str(value)])
 
 
-@dataclass
-class Stack:
-    """A template after the Serverless transform, with parameter values (defaults unless overridden)."""
+class SymbolicNames:
+    """`Ref` and `Fn::GetAtt` of a resource as the names and ARNs it would have: its name property when the
+    template sets one, its logical id otherwise."""
 
-    written: dict[str, Any]
-    parameters: dict[str, str] = field(default_factory=dict)
-    template: dict[str, Any] = field(init=False)
+    def __init__(self, stack: "Stack") -> None:
+        self._stack = stack
 
-    def __post_init__(self) -> None:
-        self.template = translate(copy.deepcopy(self.written))
-        defaults = {
-            name: str(spec["Default"])
-            for name, spec in self.template.get("Parameters", {}).items()
-            if "Default" in spec
-        }
-        self.parameters = {**defaults, **self.parameters}
+    def _resource(self, logical_id: str) -> dict[str, Any]:
+        resource: dict[str, Any] = self._stack.template["Resources"][logical_id]
+        return resource
 
-    @property
-    def resources(self) -> dict[str, dict[str, Any]]:
-        return {
-            logical_id: resource
-            for logical_id, resource in self.template["Resources"].items()
-            if self.condition(resource.get("Condition"))
-        }
+    def _name(self, logical_id: str, name_property: str) -> str:
+        properties = self._resource(logical_id).get("Properties", {})
+        return (
+            str(self._stack.resolve(properties[name_property])) if name_property in properties else logical_id
+        )
 
-    def resource(self, logical_id: str) -> dict[str, Any]:
-        return self.resources[logical_id]
+    @staticmethod
+    def _arn(service: str, resource: str, region: str = REGION) -> str:
+        return f"arn:{PARTITION}:{service}:{region}:{ACCOUNT}:{resource}"
 
-    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
-        return {lid: res for lid, res in self.resources.items() if res["Type"] == resource_type}
-
-    def properties(self, logical_id: str) -> dict[str, Any]:
-        resolved: dict[str, Any] = self.resolve(self.resource(logical_id).get("Properties", {}))
-        return resolved
-
-    def condition(self, name: str | None) -> bool:
-        if name is None:
-            return True
-        return bool(self._evaluate(self.template["Conditions"][name]))
-
-    def _evaluate(self, expression: Any) -> Any:
-        if isinstance(expression, dict) and len(expression) == 1:
-            ((function, argument),) = expression.items()
-            if function == "Fn::Equals":
-                left, right = (self._evaluate(item) for item in argument)
-                return str(left) == str(right)
-            if function == "Fn::Not":
-                return not self._evaluate(argument[0])
-            if function == "Fn::And":
-                return all(self._evaluate(item) for item in argument)
-            if function == "Fn::Or":
-                return any(self._evaluate(item) for item in argument)
-            if function == "Condition":
-                return self.condition(argument)
-        return self.resolve(expression)
-
-    def resolve(self, value: Any) -> Any:
-        if isinstance(value, list):
-            items = [self.resolve(item) for item in value]
-            return [item for item in items if item is not NO_VALUE]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            ((key, argument),) = value.items()
-            if key == "Ref":
-                return self.ref(argument)
-            if key == "Fn::GetAtt":
-                logical_id, attribute = argument.split(".", 1) if isinstance(argument, str) else argument
-                return self.get_att(logical_id, attribute)
-            if key == "Fn::Sub":
-                return self._sub(argument)
-            if key == "Fn::If":
-                condition_name, when_true, when_false = argument
-                return self.resolve(when_true if self.condition(condition_name) else when_false)
-            if key == "Fn::Join":
-                delimiter, parts = argument
-                return delimiter.join(str(part) for part in self.resolve(parts))
-            if key == "Fn::Select":
-                index, items = argument
-                return self.resolve(items)[int(self.resolve(index))]
-        resolved = {key: self.resolve(item) for key, item in value.items()}
-        return {key: item for key, item in resolved.items() if item is not NO_VALUE}
-
-    def _sub(self, argument: Any) -> str:
-        text, variables = (argument, {}) if isinstance(argument, str) else argument
-        values = {name: self.resolve(item) for name, item in variables.items()}
-
-        def replace(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name in values:
-                return str(values[name])
-            if name in PSEUDO or name in self.parameters:
-                return str(self.ref(name))
-            if "." in name:
-                logical_id, attribute = name.split(".", 1)
-                return str(self.get_att(logical_id, attribute))
-            return str(self.ref(name))
-
-        return _SUB_VARIABLE.sub(replace, text).replace("${!", "${")
-
-    def ref(self, name: str) -> Any:
-        if name == "AWS::NoValue":
-            return NO_VALUE
-        if name in PSEUDO:
-            return PSEUDO[name]
-        if name in self.parameters:
-            return self.parameters[name]
-        resource = self.template["Resources"][name]
+    def ref(self, logical_id: str) -> Any:
+        resource = self._resource(logical_id)
         kind = resource["Type"]
         properties = resource.get("Properties", {})
         by_kind = {
-            "AWS::SNS::Topic": lambda: self._arn("sns", self._name(name, "TopicName")),
+            "AWS::SNS::Topic": lambda: self._arn("sns", self._name(logical_id, "TopicName")),
             "AWS::SQS::Queue": lambda: (
-                f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{self._name(name, 'QueueName')}"
+                f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{self._name(logical_id, 'QueueName')}"
             ),
             "AWS::StepFunctions::StateMachine": lambda: self._arn(
-                "states", f"stateMachine:{self._name(name, 'StateMachineName')}"
+                "states", f"stateMachine:{self._name(logical_id, 'StateMachineName')}"
             ),
-            "AWS::Lambda::LayerVersion": lambda: self._arn("lambda", f"layer:{name}:1"),
-            "AWS::KMS::Key": lambda: f"key-{name}",
+            "AWS::Lambda::LayerVersion": lambda: self._arn("lambda", f"layer:{logical_id}:1"),
+            "AWS::KMS::Key": lambda: f"key-{logical_id}",
         }
         if kind in by_kind:
             return by_kind[kind]()
@@ -205,19 +111,11 @@ class Stack:
             "AWS::IoT::AccountAuditConfiguration": "AccountId",
         }.get(kind)
         if name_property and name_property in properties:
-            return self._name(name, name_property)
-        return name
-
-    def _name(self, logical_id: str, name_property: str) -> str:
-        properties = self.template["Resources"][logical_id].get("Properties", {})
-        return str(self.resolve(properties[name_property])) if name_property in properties else logical_id
-
-    @staticmethod
-    def _arn(service: str, resource: str, region: str = REGION) -> str:
-        return f"arn:{PARTITION}:{service}:{region}:{ACCOUNT}:{resource}"
+            return self._name(logical_id, name_property)
+        return logical_id
 
     def get_att(self, logical_id: str, attribute: str) -> Any:
-        kind = self.template["Resources"][logical_id]["Type"]
+        kind = self._resource(logical_id)["Type"]
         if attribute == "QueueName":
             return self._name(logical_id, "QueueName")
         if attribute != "Arn":
@@ -243,6 +141,58 @@ class Stack:
             "AWS::StepFunctions::StateMachine": lambda: self.ref(logical_id),
         }
         return arns[kind]() if kind in arns else f"{logical_id}.Arn"
+
+
+@dataclass
+class Stack:
+    """A template after the Serverless transform, with parameter values (defaults unless overridden)."""
+
+    written: dict[str, Any]
+    parameters: dict[str, str] = field(default_factory=dict)
+    template: dict[str, Any] = field(init=False)
+    _resolver: Resolver = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.template = translate(copy.deepcopy(self.written))
+        defaults = {
+            name: str(spec["Default"])
+            for name, spec in self.template.get("Parameters", {}).items()
+            if "Default" in spec
+        }
+        self.parameters = {**defaults, **self.parameters}
+        self._resolver = Resolver(
+            self.template, parameters=self.parameters, pseudo=PSEUDO, resources=SymbolicNames(self)
+        )
+
+    @property
+    def resources(self) -> dict[str, dict[str, Any]]:
+        return {
+            logical_id: resource
+            for logical_id, resource in self.template["Resources"].items()
+            if self.condition(resource.get("Condition"))
+        }
+
+    def resource(self, logical_id: str) -> dict[str, Any]:
+        return self.resources[logical_id]
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {lid: res for lid, res in self.resources.items() if res["Type"] == resource_type}
+
+    def properties(self, logical_id: str) -> dict[str, Any]:
+        resolved: dict[str, Any] = self.resolve(self.resource(logical_id).get("Properties", {}))
+        return resolved
+
+    def condition(self, name: str | None) -> bool:
+        return True if name is None else self._resolver.condition(name)
+
+    def resolve(self, value: Any) -> Any:
+        return self._resolver.resolve(value)
+
+    def ref(self, name: str) -> Any:
+        return self._resolver.ref(name)
+
+    def get_att(self, logical_id: str, attribute: str) -> Any:
+        return self._resolver.get_att(logical_id, attribute)
 
     def logical_id_of_arn(self, arn: str) -> str | None:
         for logical_id in self.resources:

@@ -1,0 +1,61 @@
+"""Which handler creates each resource type: the sandbox creates exactly these and refuses every other."""
+
+from typing import Final
+
+from sandbox.deployer.context import ResourceHandler
+from sandbox.deployer.resources import (
+    cloudwatch,
+    dynamodb,
+    events,
+    iam,
+    iot,
+    kms,
+    lambda_functions,
+    messaging,
+    state_machines,
+)
+
+RESOURCE_HANDLERS: Final[dict[str, ResourceHandler]] = {
+    "AWS::CloudWatch::Alarm": cloudwatch.cloudwatch_alarm,
+    "AWS::CloudWatch::CompositeAlarm": cloudwatch.cloudwatch_composite_alarm,
+    "AWS::CloudWatch::Dashboard": cloudwatch.cloudwatch_dashboard,
+    "AWS::DynamoDB::Table": dynamodb.dynamodb_table,
+    "AWS::Events::Rule": events.events_rule,
+    "AWS::IAM::ManagedPolicy": iam.iam_managed_policy,
+    "AWS::IAM::Policy": iam.iam_policy,
+    "AWS::IAM::Role": iam.iam_role,
+    "AWS::IoT::AccountAuditConfiguration": iot.iot_account_audit_configuration,
+    "AWS::IoT::MitigationAction": iot.iot_mitigation_action,
+    "AWS::IoT::Policy": iot.iot_policy,
+    "AWS::IoT::PolicyPrincipalAttachment": iot.iot_policy_attachment,
+    "AWS::IoT::ScheduledAudit": iot.iot_scheduled_audit,
+    "AWS::IoT::Thing": iot.iot_thing,
+    "AWS::IoT::ThingGroup": iot.iot_thing_group,
+    "AWS::IoT::ThingPrincipalAttachment": iot.iot_thing_attachment,
+    "AWS::KMS::Alias": kms.kms_alias,
+    "AWS::KMS::Key": kms.kms_key,
+    "AWS::Lambda::Alias": lambda_functions.lambda_alias,
+    "AWS::Lambda::EventInvokeConfig": lambda_functions.event_invoke_config,
+    "AWS::Lambda::Function": lambda_functions.lambda_function,
+    "AWS::Lambda::LayerVersion": lambda_functions.layer_version,
+    "AWS::Lambda::Permission": lambda_functions.lambda_permission,
+    "AWS::Lambda::Version": lambda_functions.lambda_version,
+    "AWS::Logs::LogGroup": cloudwatch.log_group,
+    "AWS::Logs::MetricFilter": cloudwatch.metric_filter,
+    "AWS::Scheduler::Schedule": events.scheduler_schedule,
+    "AWS::SNS::Subscription": messaging.sns_subscription,
+    "AWS::SNS::Topic": messaging.sns_topic,
+    "AWS::SNS::TopicInlinePolicy": messaging.sns_topic_policy,
+    "AWS::SNS::TopicPolicy": messaging.sns_topic_policy,
+    "AWS::SQS::Queue": messaging.sqs_queue,
+    "AWS::SQS::QueuePolicy": messaging.sqs_queue_policy,
+    "AWS::StepFunctions::StateMachine": state_machines.state_machine,
+}
+# Created by the Device Defender emulator, not moto.
+EMULATED_RESOURCE_TYPES: Final = frozenset(
+    {"AWS::IoT::MitigationAction", "AWS::IoT::ScheduledAudit", "AWS::IoT::AccountAuditConfiguration"}
+)
+
+
+def supported_resource_types() -> frozenset[str]:
+    return frozenset(RESOURCE_HANDLERS)

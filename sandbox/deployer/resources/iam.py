@@ -1,0 +1,102 @@
+"""IAM roles, inline and managed policies (AWS managed policies loaded into moto one at a time)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from sandbox.cloudformation.errors import DeployError
+from sandbox.deployer.context import Created, ResourceContext
+from sandbox.deployer.properties import attribute_text, tags
+
+
+def iam_role(d: ResourceContext, logical_id: str, p: dict[str, Any]) -> Created:
+    name = p.get("RoleName") or d.physical_name(logical_id, max_length=64)
+    iam = d.client("iam")
+    request: dict[str, Any] = {
+        "RoleName": name,
+        "AssumeRolePolicyDocument": json.dumps(p["AssumeRolePolicyDocument"]),
+        "Path": p.get("Path", "/"),
+        "Tags": tags(p),
+    }
+    for key in ("Description", "PermissionsBoundary"):
+        if key in p:
+            request[key] = p[key]
+    if "MaxSessionDuration" in p:
+        request["MaxSessionDuration"] = int(p["MaxSessionDuration"])
+    role = iam.create_role(**request)["Role"]
+    for policy_arn in p.get("ManagedPolicyArns", []):
+        _ensure_aws_managed_policy(d, policy_arn)
+        iam.attach_role_policy(RoleName=name, PolicyArn=policy_arn)
+    for policy in p.get("Policies", []):
+        iam.put_role_policy(
+            RoleName=name,
+            PolicyName=policy["PolicyName"],
+            PolicyDocument=_policy_document(policy["PolicyDocument"]),
+        )
+    return Created(name, {"Arn": role["Arn"], "RoleId": role["RoleId"]})
+
+
+def _policy_document(document: Any) -> str:
+    # IAM reads a document without Version as the 2008 language; moto rejects it, SAM omits it.
+    if isinstance(document, dict) and "Version" not in document:
+        document = {"Version": "2012-10-17", **document}
+    return attribute_text(document)
+
+
+@cache
+def _aws_managed_policy_data() -> dict[str, Any]:
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    data: dict[str, Any] = json.loads(aws_managed_policies_data)
+    return data
+
+
+def _ensure_aws_managed_policy(d: ResourceContext, policy_arn: str) -> None:
+    """Loads one AWS managed policy into moto (loading all of them costs a second per sandbox)."""
+    prefix = "arn:aws:iam::aws:policy/"
+    if not policy_arn.startswith(prefix):
+        return
+    from moto.iam.models import AWSManagedPolicy, iam_backends
+
+    backend = iam_backends[d.account_id]["aws"]
+    if policy_arn in backend.managed_policies:
+        return
+    name = policy_arn.rsplit("/", 1)[-1]
+    data = _aws_managed_policy_data().get(name)
+    if data is None:
+        raise DeployError(f"{policy_arn} is not an AWS managed policy the sandbox knows")
+    policy = AWSManagedPolicy.from_data(name, d.account_id, d.region, data)
+    backend.managed_policies[policy.arn] = policy
+
+
+def iam_policy(d: ResourceContext, logical_id: str, p: dict[str, Any]) -> Created:
+    iam = d.client("iam")
+    document = _policy_document(p["PolicyDocument"])
+    for role in p.get("Roles", []):
+        iam.put_role_policy(RoleName=role, PolicyName=p["PolicyName"], PolicyDocument=document)
+    for user in p.get("Users", []):
+        iam.put_user_policy(UserName=user, PolicyName=p["PolicyName"], PolicyDocument=document)
+    for group in p.get("Groups", []):
+        iam.put_group_policy(GroupName=group, PolicyName=p["PolicyName"], PolicyDocument=document)
+    return Created(d.physical_name(logical_id))
+
+
+def iam_managed_policy(d: ResourceContext, logical_id: str, p: dict[str, Any]) -> Created:
+    iam = d.client("iam")
+    request: dict[str, Any] = {
+        "PolicyName": p.get("ManagedPolicyName") or d.physical_name(logical_id, max_length=128),
+        "PolicyDocument": _policy_document(p["PolicyDocument"]),
+        "Path": p.get("Path", "/"),
+    }
+    if "Description" in p:
+        request["Description"] = p["Description"]
+    arn = iam.create_policy(**request)["Policy"]["Arn"]
+    for role in p.get("Roles", []):
+        iam.attach_role_policy(RoleName=role, PolicyArn=arn)
+    for user in p.get("Users", []):
+        iam.attach_user_policy(UserName=user, PolicyArn=arn)
+    for group in p.get("Groups", []):
+        iam.attach_group_policy(GroupName=group, PolicyArn=arn)
+    return Created(arn, {"PolicyArn": arn})

@@ -1,0 +1,60 @@
+"""Step Functions state machines, their definition with DefinitionSubstitutions applied."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from sandbox.cloudformation.errors import DeployError
+from sandbox.cloudformation.intrinsics import SUBSTITUTION
+from sandbox.cloudformation.values import text
+from sandbox.deployer.context import Created, ResourceContext
+from sandbox.deployer.properties import cfn_to_api
+
+
+def state_machine(d: ResourceContext, logical_id: str, p: dict[str, Any]) -> Created:
+    if "DefinitionS3Location" in p:
+        location = p["DefinitionS3Location"]
+        definition = d.artifact(location["Bucket"], location["Key"]).read_text()
+    elif "DefinitionString" in p:
+        definition = str(p["DefinitionString"])
+    elif "Definition" in p:
+        definition = json.dumps(p["Definition"])
+    else:
+        raise DeployError(f"{logical_id}: no Definition, DefinitionString or DefinitionS3Location")
+    definition = substitute_definition(definition, p.get("DefinitionSubstitutions", {}), logical_id)
+    name = p.get("StateMachineName") or d.physical_name(logical_id, max_length=80, stack_prefix=False)
+    request = cfn_to_api(
+        {
+            "Name": name,
+            "Definition": definition,
+            "RoleArn": p["RoleArn"],
+            "Type": p.get("StateMachineType", "STANDARD"),
+            "Tags": p.get("Tags", []),
+        },
+        "stepfunctions",
+        "CreateStateMachine",
+    )
+    for key in ("LoggingConfiguration", "TracingConfiguration"):
+        if key in p:
+            request.update(cfn_to_api({key: p[key]}, "stepfunctions", "CreateStateMachine"))
+    arn = d.client("stepfunctions").create_state_machine(**request)["stateMachineArn"]
+    return Created(arn, {"Arn": arn, "Name": name, "StateMachineRevisionId": "INITIAL"})
+
+
+def substitute_definition(definition: str, substitutions: Mapping[str, Any], logical_id: str = "") -> str:
+    """CloudFormation's DefinitionSubstitutions: every ${Key} in the definition text is replaced."""
+
+    def replace(match: re.Match[str]) -> str:
+        key = match.group(1)
+        return text(substitutions[key]) if key in substitutions else match.group(0)
+
+    result = SUBSTITUTION.sub(replace, definition)
+    leftover = sorted(set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", result)))
+    if leftover:
+        raise DeployError(
+            f"{logical_id}: definition placeholders without DefinitionSubstitutions: {leftover}"
+        )
+    return result
