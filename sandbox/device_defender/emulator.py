@@ -13,7 +13,7 @@ import json
 import random
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -26,8 +26,9 @@ from sandbox.device_defender import actions, audit_config, audits, hooks, loggin
 from sandbox.device_defender.clock import Clock, SystemClock
 from sandbox.device_defender.errors import ContractViolation, invalid_request, not_found
 from sandbox.device_defender.request_rules import broken_rule
+from sandbox.device_defender.seeding import SeededAudit, completed_audit, non_compliant, seeded_finding
 from sandbox.device_defender.service import Call, Handler, Params, Service
-from sandbox.device_defender.state import AuditTask, Connection, Finding, RegionState
+from sandbox.device_defender.state import AuditTask, Connection, Finding, MitigationTask, RegionState
 from sandbox.device_defender.validation import ModelValidator, iot_service_model, render_violations
 
 HANDLERS: Final[dict[str, Handler]] = {
@@ -189,6 +190,63 @@ class DeviceDefenderEmulator:
                 raise ValueError(f"findings must be new and belong to audit {audit.task_id}: {clashes}")
             state.audits[audit.task_id] = audit
             state.findings.update({f.finding_id: f for f in recorded})
+
+    def seed_audit(
+        self,
+        findings: Mapping[str, Sequence[Mapping[str, Any]]],
+        *,
+        reason_codes: Mapping[str, str] | None = None,
+        additional_info: Mapping[str, str] | None = None,
+        reason: str = "Seeded into the sandbox.",
+        region: str | None = None,
+    ) -> SeededAudit:
+        """Records a COMPLETED on-demand audit with one finding per resource identifier (check ->
+        identifiers) without running its checks, so large fleets need no IoT resources. Each check's
+        reason code is its first unless `reason_codes` names another. Nothing is published."""
+        with self._lock:
+            now = self.clock.now()
+            audit = completed_audit(self._new_id().hex, now, list(findings))
+            seeded = SeededAudit(audit.task_id)
+            recorded: list[Finding] = []
+            for check, identifiers in findings.items():
+                batch = [
+                    seeded_finding(
+                        audit,
+                        check,
+                        str(self._new_id()),
+                        identifier,
+                        reason_code=(reason_codes or {}).get(check),
+                        reason=reason,
+                        when=now,
+                        additional_info=additional_info,
+                    )
+                    for identifier in identifiers
+                ]
+                audit.results[check] = non_compliant(len(batch))
+                seeded.finding_ids[check] = [f.finding_id for f in batch]
+                recorded += batch
+            self.record_audit(audit, recorded, region=region)
+            return seeded
+
+    def audit(self, task_id: str, *, region: str | None = None) -> AuditTask:
+        """The audit task's record (KeyError for an audit the emulator does not hold)."""
+        with self._lock:
+            return self._state(region).audits[task_id]
+
+    def audit_notification(self, task_id: str, *, region: str | None = None) -> dict[str, Any]:
+        """The audit-completion message the service publishes for this audit (reference §5.1)."""
+        with self._lock:
+            return audits.audit_notification(self.account_id, self._state(region).audits[task_id])
+
+    def finding(self, finding_id: str, *, region: str | None = None) -> Finding:
+        """The finding's record (KeyError for a finding the emulator does not hold)."""
+        with self._lock:
+            return self._state(region).findings[finding_id]
+
+    def mitigation_tasks(self, *, region: str | None = None) -> dict[str, MitigationTask]:
+        """Every audit mitigation actions task by task id, as the emulator holds it now."""
+        with self._lock:
+            return dict(self._state(region).mitigation_tasks)
 
     def run_scheduled_audit(self, name: str, *, region: str | None = None) -> str:
         """Starts the scheduled audit now, as the service does at its scheduled time; returns the task id."""
