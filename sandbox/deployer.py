@@ -32,10 +32,10 @@ import botocore
 import botocore.session
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
-from audit_remediator.checks import CLOUDFORMATION_CHECK_PROPERTIES
 from sandbox.lambdas import FunctionSpec, LambdaRunner
 from sandbox.name_limits import NAME_MEMBERS, NameTooLongError, check_name
 from sandbox.stepfunctions import to_api_members
+from tools.cloudformation_checks import CLOUDFORMATION_CHECK_PROPERTIES
 
 LOG = logging.getLogger(__name__)
 
