@@ -52,8 +52,8 @@ KNOWN_CHECKS: dict[str, CheckInfo] = {
         CheckInfo("CA_CERTIFICATE_EXPIRING_CHECK", _CERT_EXPIRY, _CA),
         CheckInfo("CA_CERTIFICATE_KEY_QUALITY_CHECK", _KEY_QUALITY, _CA),
         CheckInfo("CONFLICTING_CLIENT_IDS_CHECK", ("DUPLICATE_CLIENT_ID_ACROSS_CONNECTIONS",), _SNS_ONLY),
-        # The mapping table does not list the age check yet (UNVERIFIED); until it does, only SNS is
-        # allowed for it, which is the safe reading.
+        # The guide's audit-check-to-mitigation-action table (dd-mitigation-actions.html) does not list
+        # the age check; it documents only that every check supports PUBLISH_FINDING_TO_SNS.
         CheckInfo("DEVICE_CERTIFICATE_AGE_CHECK", ("CERTIFICATE_PAST_AGE_THRESHOLD",), _SNS_ONLY),
         CheckInfo("DEVICE_CERTIFICATE_EXPIRING_CHECK", _CERT_EXPIRY, _DEVICE),
         CheckInfo("DEVICE_CERTIFICATE_KEY_QUALITY_CHECK", _KEY_QUALITY, _DEVICE),
