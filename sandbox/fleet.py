@@ -97,7 +97,9 @@ class _Authority:
         return _pem(self.certificate)
 
 
-class _Seeder:
+class Seeder:
+    """Builds a fleet through the IoT client and the emulator, recording what it made in `fleet`."""
+
     def __init__(self, scenario: str, emulator: DeviceDefenderEmulator, iot: Any) -> None:
         self.emulator = emulator
         self.iot = iot
@@ -325,17 +327,17 @@ class _Seeder:
         return self.permissive_policy(name, {"Effect": "Allow", "Action": "iot:*", "Resource": "*"})
 
 
-def _workshop_defects(s: _Seeder) -> None:
+def _workshop_defects(s: Seeder) -> None:
     s.shared_certificate(policy=s.allow_everything("DDWorkshopAllowAllPolicy"))
     s.logging_disabled(explicitly=False)
 
 
-def _workshop(s: _Seeder) -> None:
+def _workshop(s: Seeder) -> None:
     _workshop_defects(s)
     s.device("HealthySensor01")
 
 
-def _all_checks(s: _Seeder) -> None:
+def _all_checks(s: Seeder) -> None:
     s.healthy(logging=False)
     _workshop_defects(s)
     s.conflicting_client_ids()
@@ -345,15 +347,15 @@ def _all_checks(s: _Seeder) -> None:
     s.expiring_ca_certificates()
 
 
-def _with_healthy(defect: Callable[[_Seeder], None], *, logging: bool = True) -> Callable[[_Seeder], None]:
-    def build(s: _Seeder) -> None:
+def _with_healthy(defect: Callable[[Seeder], None], *, logging: bool = True) -> Callable[[Seeder], None]:
+    def build(s: Seeder) -> None:
         s.healthy(logging=logging)
         defect(s)
 
     return build
 
 
-def _publish_to_any_topic(s: _Seeder) -> None:
+def _publish_to_any_topic(s: Seeder) -> None:
     prefix = f"arn:aws:iot:{s.region}:{s.account_id}"
     policy = s.permissive_policy(
         "TelemetryAnyTopicPolicy",
@@ -362,7 +364,7 @@ def _publish_to_any_topic(s: _Seeder) -> None:
     s.device("LooseSensor", policy=policy)
 
 
-SCENARIOS: Final[dict[str, Callable[[_Seeder], None]]] = {
+SCENARIOS: Final[dict[str, Callable[[Seeder], None]]] = {
     "workshop": _workshop,
     "healthy": _with_healthy(lambda _: None),
     "shared-certificate": _with_healthy(lambda s: s.shared_certificate()),
@@ -382,6 +384,6 @@ def seed_fleet(scenario: str = "workshop", *, emulator: DeviceDefenderEmulator, 
     build = SCENARIOS.get(scenario)
     if build is None:
         raise ValueError(f"unknown fleet scenario {scenario!r}; choose from {', '.join(SCENARIOS)}")
-    seeder = _Seeder(scenario, emulator, iot)
+    seeder = Seeder(scenario, emulator, iot)
     build(seeder)
     return seeder.fleet

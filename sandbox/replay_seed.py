@@ -20,8 +20,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from sandbox.device_defender import catalog
+from sandbox.device_defender.seeding import seeded_finding
 from sandbox.device_defender.state import AuditTask, CheckResult, Finding
-from sandbox.fleet import _Seeder
+from sandbox.fleet import Seeder
 
 # More resources than this for one check are not created (a replay is not a load test).
 MAX_FINDINGS_PER_CHECK: Final = 50
@@ -59,7 +60,7 @@ def _message(event: Any) -> dict[str, Any] | None:
 class _Resources:
     """Creates one non-compliant resource of a check's resource type; returns its identifier."""
 
-    def __init__(self, seeder: _Seeder, prefix: str) -> None:
+    def __init__(self, seeder: Seeder, prefix: str) -> None:
         self.seeder = seeder
         self.prefix = prefix
         self.count = 0
@@ -108,21 +109,14 @@ class _Resources:
 def _finding(
     audit: AuditTask, check: str, finding_id: str, identifier: dict[str, Any], reason_code: str, now: datetime
 ) -> Finding:
-    spec = catalog.CHECKS[check]
-    return Finding(
-        finding_id=finding_id,
-        task_id=audit.task_id,
-        check_name=check,
-        task_start_time=audit.start,
-        finding_time=now,
-        severity=spec.severity,
-        resource_type=spec.resource_type,
-        resource_identifier=identifier,
-        additional_info={},
-        related_resources=[],
-        reason=f"Seeded by the replay for {check}.",
+    return seeded_finding(
+        audit,
+        check,
+        finding_id,
+        identifier,
         reason_code=reason_code,
-        is_suppressed=False,
+        reason=f"Seeded by the replay for {check}.",
+        when=now,
     )
 
 
@@ -145,7 +139,7 @@ def seed_replayed_message(sandbox: Any, event: Any) -> Seeding:
         return Seeding(note="nothing seeded: the message names no valid audit task id")
     if message.get("accountId", sandbox.account_id) != sandbox.account_id:
         return Seeding(note=f"nothing seeded: the audit is of another account than {sandbox.account_id}")
-    seeder = _Seeder("replay", sandbox.emulator, sandbox.client("iot"))
+    seeder = Seeder("replay", sandbox.emulator, sandbox.client("iot"))
     now = seeder.now
     audit = AuditTask(
         task_id=task_id,

@@ -4,6 +4,7 @@ from sandbox.device_defender.clock import Clock, ManualClock, SystemClock
 from sandbox.device_defender.emulator import OPERATIONS, DeviceDefenderEmulator, PublishedMessage
 from sandbox.device_defender.errors import ContractViolation, ServiceError
 from sandbox.device_defender.hooks import patch_client
+from sandbox.device_defender.seeding import SeededAudit
 from sandbox.device_defender.state import Connection
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "DeviceDefenderEmulator",
     "ManualClock",
     "PublishedMessage",
+    "SeededAudit",
     "ServiceError",
     "SystemClock",
     "patch_client",

@@ -240,34 +240,40 @@ def iot_policy_overly_permissive(ctx: AuditContext) -> CheckOutcome:
     return CheckOutcome(len(ctx.iot.policies), findings)
 
 
-def revoked_device_certificate(ctx: AuditContext) -> CheckOutcome:
-    certificates = _examined(ctx.iot.certificates.values())
+def _revoked(
+    certificates: Iterable[FakeCertificate],
+    revoked: set[str],
+    resource_type: str,
+    id_member: str,
+    reason: str,
+) -> CheckOutcome:
+    examined = _examined(certificates)
     findings = [
-        RawFinding(
-            "DEVICE_CERTIFICATE",
-            {"deviceCertificateId": c.certificate_id},
-            "CERTIFICATE_REVOKED_BY_ISSUER",
-            "Certificate is revoked by its issuer but is still active.",
-        )
-        for c in certificates
-        if c.certificate_id in ctx.state.revoked_device_certificates
+        RawFinding(resource_type, {id_member: c.certificate_id}, "CERTIFICATE_REVOKED_BY_ISSUER", reason)
+        for c in examined
+        if c.certificate_id in revoked
     ]
-    return CheckOutcome(len(certificates), findings)
+    return CheckOutcome(len(examined), findings)
+
+
+def revoked_device_certificate(ctx: AuditContext) -> CheckOutcome:
+    return _revoked(
+        ctx.iot.certificates.values(),
+        ctx.state.revoked_device_certificates,
+        "DEVICE_CERTIFICATE",
+        "deviceCertificateId",
+        "Certificate is revoked by its issuer but is still active.",
+    )
 
 
 def revoked_ca_certificate(ctx: AuditContext) -> CheckOutcome:
-    certificates = _examined(ctx.iot.ca_certificates.values())
-    findings = [
-        RawFinding(
-            "CA_CERTIFICATE",
-            {"caCertificateId": c.certificate_id},
-            "CERTIFICATE_REVOKED_BY_ISSUER",
-            "CA certificate is revoked by its issuer but is still active.",
-        )
-        for c in certificates
-        if c.certificate_id in ctx.state.revoked_ca_certificates
-    ]
-    return CheckOutcome(len(certificates), findings)
+    return _revoked(
+        ctx.iot.ca_certificates.values(),
+        ctx.state.revoked_ca_certificates,
+        "CA_CERTIFICATE",
+        "caCertificateId",
+        "CA certificate is revoked by its issuer but is still active.",
+    )
 
 
 def _expiring(

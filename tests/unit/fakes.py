@@ -12,9 +12,10 @@ from audit_remediator.adapters.executions import StartedExecution
 from audit_remediator.adapters.history import RemediationHistory
 from audit_remediator.intake import History, Services
 from audit_remediator.models.plan import Claim, FindingClaim, FindingWindowPlan
-from audit_remediator.rules import RuleSet, load_rules, stack_mitigation_actions
+from audit_remediator.rules import RuleSet, load_rules
 from audit_remediator.settings import AuditEventsSettings
 from tests.conftest import ACCOUNT_ID, AUDIT_EVENTS_TOPIC_ARN, REGION, ROOT, STACK_NAME
+from tools.stack_rules import stack_mitigation_actions
 
 
 @cache

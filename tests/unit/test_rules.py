@@ -8,16 +8,11 @@ from samtranslator.yaml_helper import yaml_parse
 
 from audit_remediator.checks import KNOWN_CHECKS, ActionType
 from audit_remediator.errors import RulesError
-from audit_remediator.rules import (
-    DeployedActions,
-    StackAction,
-    load_rules,
-    parse_rules,
-    problems_against_stack,
-    stack_mitigation_actions,
-)
+from audit_remediator.rules import DeployedActions, load_rules, parse_rules
 from tests.conftest import ROOT, STACK_NAME
 from tests.unit.fakes import template_mitigation_actions
+from tools.cloudformation_checks import CLOUDFORMATION_CHECK_PROPERTIES
+from tools.stack_rules import StackAction, problems_against_stack, stack_mitigation_actions
 
 RULES_FILE = ROOT / "layers" / "core" / "audit_remediator" / "rules.yaml"
 
@@ -215,8 +210,6 @@ def test_a_change_to_the_check_catalogue_is_a_new_version(monkeypatch: pytest.Mo
 
 
 def test_every_known_check_has_its_cloudformation_property() -> None:
-    from audit_remediator.checks import CLOUDFORMATION_CHECK_PROPERTIES
-
     assert sorted(CLOUDFORMATION_CHECK_PROPERTIES.values()) == sorted(KNOWN_CHECKS)
 
 

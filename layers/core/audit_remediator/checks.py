@@ -52,8 +52,8 @@ KNOWN_CHECKS: dict[str, CheckInfo] = {
         CheckInfo("CA_CERTIFICATE_EXPIRING_CHECK", _CERT_EXPIRY, _CA),
         CheckInfo("CA_CERTIFICATE_KEY_QUALITY_CHECK", _KEY_QUALITY, _CA),
         CheckInfo("CONFLICTING_CLIENT_IDS_CHECK", ("DUPLICATE_CLIENT_ID_ACROSS_CONNECTIONS",), _SNS_ONLY),
-        # The mapping table does not list the age check yet (UNVERIFIED); until it does, only SNS is
-        # allowed for it, which is the safe reading.
+        # The guide's audit-check-to-mitigation-action table (dd-mitigation-actions.html) does not list
+        # the age check; it documents only that every check supports PUBLISH_FINDING_TO_SNS.
         CheckInfo("DEVICE_CERTIFICATE_AGE_CHECK", ("CERTIFICATE_PAST_AGE_THRESHOLD",), _SNS_ONLY),
         CheckInfo("DEVICE_CERTIFICATE_EXPIRING_CHECK", _CERT_EXPIRY, _DEVICE),
         CheckInfo("DEVICE_CERTIFICATE_KEY_QUALITY_CHECK", _KEY_QUALITY, _DEVICE),
@@ -100,31 +100,6 @@ KNOWN_CHECKS: dict[str, CheckInfo] = {
         ),
     )
 }
-
-# AWS::IoT::AccountAuditConfiguration's AuditCheckConfigurations property for each check (the
-# CloudFormation reference; its capitalisation is irregular, hence a table).
-CLOUDFORMATION_CHECK_PROPERTIES: dict[str, str] = {
-    "AuthenticatedCognitoRoleOverlyPermissiveCheck": "AUTHENTICATED_COGNITO_ROLE_OVERLY_PERMISSIVE_CHECK",
-    "CaCertificateExpiringCheck": "CA_CERTIFICATE_EXPIRING_CHECK",
-    "CaCertificateKeyQualityCheck": "CA_CERTIFICATE_KEY_QUALITY_CHECK",
-    "ConflictingClientIdsCheck": "CONFLICTING_CLIENT_IDS_CHECK",
-    "DeviceCertificateAgeCheck": "DEVICE_CERTIFICATE_AGE_CHECK",
-    "DeviceCertificateExpiringCheck": "DEVICE_CERTIFICATE_EXPIRING_CHECK",
-    "DeviceCertificateKeyQualityCheck": "DEVICE_CERTIFICATE_KEY_QUALITY_CHECK",
-    "DeviceCertificateSharedCheck": "DEVICE_CERTIFICATE_SHARED_CHECK",
-    "IntermediateCaRevokedForActiveDeviceCertificatesCheck": (
-        "INTERMEDIATE_CA_REVOKED_FOR_ACTIVE_DEVICE_CERTIFICATES_CHECK"
-    ),
-    "IotPolicyOverlyPermissiveCheck": "IOT_POLICY_OVERLY_PERMISSIVE_CHECK",
-    "IoTPolicyPotentialMisConfigurationCheck": "IOT_POLICY_POTENTIAL_MISCONFIGURATION_CHECK",
-    "IotRoleAliasAllowsAccessToUnusedServicesCheck": "IOT_ROLE_ALIAS_ALLOWS_ACCESS_TO_UNUSED_SERVICES_CHECK",
-    "IotRoleAliasOverlyPermissiveCheck": "IOT_ROLE_ALIAS_OVERLY_PERMISSIVE_CHECK",
-    "LoggingDisabledCheck": "LOGGING_DISABLED_CHECK",
-    "RevokedCaCertificateStillActiveCheck": "REVOKED_CA_CERTIFICATE_STILL_ACTIVE_CHECK",
-    "RevokedDeviceCertificateStillActiveCheck": "REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE_CHECK",
-    "UnauthenticatedCognitoRoleOverlyPermissiveCheck": "UNAUTHENTICATED_COGNITO_ROLE_OVERLY_PERMISSIVE_CHECK",
-}
-
 
 # Names in AWS's own documentation that are not API check names (reference §1.4): normalised on
 # input, so a mapping never sends the API a name it does not know.

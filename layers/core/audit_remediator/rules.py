@@ -20,15 +20,6 @@ from audit_remediator.models.identifiers import CheckName, ReasonCode
 
 Mode = Literal["enforce", "dry-run"]
 LogicalId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$")]
-# Every AWS::IoT::MitigationAction property that selects the action type (template.yaml).
-ACTION_PARAMS_TYPES: dict[str, ActionType] = {
-    "UpdateDeviceCertificateParams": ActionType.UPDATE_DEVICE_CERTIFICATE,
-    "UpdateCACertificateParams": ActionType.UPDATE_CA_CERTIFICATE,
-    "AddThingsToThingGroupParams": ActionType.ADD_THINGS_TO_THING_GROUP,
-    "ReplaceDefaultPolicyVersionParams": ActionType.REPLACE_DEFAULT_POLICY_VERSION,
-    "EnableIoTLoggingParams": ActionType.ENABLE_IOT_LOGGING,
-    "PublishFindingToSnsParams": ActionType.PUBLISH_FINDING_TO_SNS,
-}
 
 
 class _Table(BaseModel):
@@ -254,43 +245,3 @@ def load_rules(path: Path | None = None, deployed: DeployedActions | None = None
     except (OSError, UnicodeDecodeError) as error:
         raise RulesError(f"rules table cannot be read: {error}") from error
     return parse_rules(text, deployed)
-
-
-@dataclass(frozen=True, slots=True)
-class StackAction:
-    type: ActionType
-    topic: str | None
-
-
-def stack_mitigation_actions(template: Mapping[str, Any]) -> dict[str, StackAction]:
-    """The AWS::IoT::MitigationAction resources of a parsed template, by logical ID."""
-    found: dict[str, StackAction] = {}
-    for logical_id, resource in template.get("Resources", {}).items():
-        if resource.get("Type") != "AWS::IoT::MitigationAction":
-            continue
-        params = resource.get("Properties", {}).get("ActionParams", {})
-        kinds = [ACTION_PARAMS_TYPES[key] for key in params if key in ACTION_PARAMS_TYPES]
-        if len(kinds) != 1:
-            raise RulesError(f"{logical_id}: a mitigation action sets exactly one ActionParams member")
-        topic = params.get("PublishFindingToSnsParams", {}).get("TopicArn")
-        found[logical_id] = StackAction(kinds[0], topic.get("Ref") if isinstance(topic, dict) else topic)
-    return found
-
-
-def problems_against_stack(ruleset: RuleSet, stack_actions: Mapping[str, StackAction]) -> list[str]:
-    """Differences between the table's action catalogue and the mitigation actions a stack defines."""
-    problems = []
-    for name, action in ruleset.table.actions.items():
-        defined = stack_actions.get(name)
-        if defined is None:
-            problems.append(f"action {name} is not an AWS::IoT::MitigationAction in the template")
-            continue
-        if defined.type is not action.type:
-            problems.append(f"action {name} is {defined.type} in the template, {action.type} in the rules")
-        if action.type is ActionType.PUBLISH_FINDING_TO_SNS and defined.topic != action.topic:
-            problems.append(
-                f"action {name} publishes to {defined.topic} in the template, {action.topic} in the rules"
-            )
-        if defined.topic is not None and defined.topic == ruleset.table.trigger_topic:
-            problems.append(f"action {name} publishes findings to the trigger topic {defined.topic}")
-    return problems

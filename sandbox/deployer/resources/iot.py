@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from audit_remediator.checks import CLOUDFORMATION_CHECK_PROPERTIES
 from sandbox.account_audit_resource import create_account_audit_configuration
 from sandbox.cloudformation.errors import DeployError
 from sandbox.cloudformation.values import text
 from sandbox.deployer.context import Created, ResourceContext
 from sandbox.deployer.properties import attribute_text, cfn_to_api
+from tools.cloudformation_checks import CLOUDFORMATION_CHECK_PROPERTIES
 
 AUDIT_CHECK_NAMES: Final = CLOUDFORMATION_CHECK_PROPERTIES
 _AUDIT_CHECK_CONFIGURATION_NAMES: Final = {

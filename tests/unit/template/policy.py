@@ -9,9 +9,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from audit_remediator.checks import CLOUDFORMATION_CHECK_PROPERTIES
 from tests.conftest import function_environment
 from tests.unit.template.stack import ACCOUNT, PARTITION, REGION, STACK_NAME, Stack, Statement
+from tools.cloudformation_checks import CLOUDFORMATION_CHECK_PROPERTIES
 
 Check = Callable[[Stack], list[str]]
 CHECKS: dict[str, Check] = {}
