@@ -577,7 +577,7 @@ def _install_execution_events(sandbox: Sandbox) -> None:
     from moto.events.utils import EventTemplateParser
     from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 
-    from sandbox.stepfunctions import patch_attribute
+    from sandbox.patching import patch_attribute
 
     patch_attribute(
         _EXECUTION_EVENTS_PATCH,

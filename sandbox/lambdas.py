@@ -506,7 +506,7 @@ class LambdaRunner:
         from moto.awslambda.models import LambdaFunction
         from moto.sns.models import Subscription
 
-        from sandbox.stepfunctions import patch_attribute
+        from sandbox.patching import patch_attribute
 
         runner = self
         original_invoke = LambdaFunction.__dict__["invoke"]
