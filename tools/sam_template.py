@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from samtranslator.parser.parser import Parser
-from samtranslator.translator.translator import Translator
-from samtranslator.yaml_helper import yaml_parse
+from samtranslator.parser.parser import Parser  # type: ignore[import-untyped]
+from samtranslator.translator.translator import Translator  # type: ignore[import-untyped]
+from samtranslator.yaml_helper import yaml_parse  # type: ignore[import-untyped]
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
 SANDBOX_REGION = "us-east-1"
