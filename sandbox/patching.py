@@ -1,7 +1,7 @@
-"""Replacing attributes of moto and botocore while a sandbox is open, and putting them back.
+"""Replacing attributes of moto's classes while a sandbox is open, and putting them back.
 
-Everything the sandbox changes in other libraries goes through `patch_attribute`, so that closing the
-sandbox can restore each one, in reverse order, with `restore_patches`.
+Every attribute the sandbox replaces goes through `patch_attribute`, so that closing the sandbox can
+restore each one, in reverse order, with `restore_patches` (botocore's event hooks are `faults`').
 """
 
 from __future__ import annotations
