@@ -1,5 +1,6 @@
 """SNS -> Lambda: a topic's delivery to a subscribed function, as the event SNS hands it, invoked
-asynchronously (SNS invokes subscribed functions with the Event invocation type)."""
+asynchronously (Lambda developer guide, "Invoking a Lambda function asynchronously": SNS invokes
+functions asynchronously)."""
 
 from __future__ import annotations
 
