@@ -17,7 +17,7 @@ from typing import Any
 import jsonata  # type: ignore[import-untyped]
 
 from sandbox import Sandbox
-from tests.integration.workflow.conftest import (
+from sandbox.workflow import (
     ASL,
     PARAMETERS,
     TEMPLATE,

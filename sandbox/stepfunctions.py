@@ -23,7 +23,6 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import cache
 from typing import Any, Final
 
@@ -31,6 +30,8 @@ import botocore.session
 from botocore.exceptions import ClientError
 from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 from botocore.response import StreamingBody
+
+from sandbox.patching import Patch, patch_attribute, restore_patches
 
 LOG = logging.getLogger(__name__)
 
@@ -243,35 +244,12 @@ def sfn_error_name(service_name: str, error_code: str) -> str:
 # --- moto patches ---------------------------------------------------------------------------------
 
 
-_MISSING: Final = object()
-
-
-@dataclass
-class _Patch:
-    owner: Any
-    name: str
-    original: Any
-
-    def restore(self) -> None:
-        if self.original is _MISSING:
-            delattr(self.owner, self.name)
-        else:
-            setattr(self.owner, self.name, self.original)
-
-
-def patch_attribute(patches: list[_Patch], owner: Any, name: str, value: Any) -> None:
-    """Sets owner.name, remembering what to put back (class attributes from the class's own dict)."""
-    original = owner.__dict__.get(name, _MISSING) if isinstance(owner, type) else getattr(owner, name)
-    patches.append(_Patch(owner, name, original))
-    setattr(owner, name, value)
-
-
 class StepFunctionsRuntime:
     """Installs the patches into moto's interpreter while a sandbox is open."""
 
     def __init__(self, time_scale: float) -> None:
         self.time_scale = time_scale
-        self._patches: list[_Patch] = []
+        self._patches: list[Patch] = []
 
     def scaled(self, seconds: float) -> float:
         return max(0.0, seconds * self.time_scale)
@@ -288,9 +266,7 @@ class StepFunctionsRuntime:
         self._install_assign_after_output()
 
     def uninstall(self) -> None:
-        for patch in reversed(self._patches):
-            patch.restore()
-        self._patches.clear()
+        restore_patches(self._patches)
         _BINDINGS.clear()
 
     @contextmanager

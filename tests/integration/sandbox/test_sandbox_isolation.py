@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 
-import sandbox as sandbox_module
-from sandbox import Sandbox
+from sandbox import Sandbox, execution_events
 
 DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
 ROLE = "arn:aws:iam::123456789012:role/runner"
@@ -37,7 +36,7 @@ def test_an_execution_that_ends_after_its_sandbox_closed_reports_nothing_into_th
         stale = finished_execution(first)
     reported: list[str] = []
     monkeypatch.setattr(
-        sandbox_module, "_put_status_change_event", lambda _, execution: reported.append(execution.exec_arn)
+        execution_events, "put_status_change_event", lambda _, execution: reported.append(execution.exec_arn)
     )
     with Sandbox() as second:
         own = finished_execution(second)

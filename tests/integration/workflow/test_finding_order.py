@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from sandbox import Sandbox
+from sandbox.workflow import PARAMETERS, TEMPLATE, TIME_SCALE, SeededAudit, Workflow
 from tests.conftest import load_event
 from tests.integration.handler_clock import pin_handler_clock
-from tests.integration.workflow.conftest import PARAMETERS, TEMPLATE, TIME_SCALE, SeededAudit, Workflow
 
 EXPIRING = "DEVICE_CERTIFICATE_EXPIRING_CHECK"
 AGE = "DEVICE_CERTIFICATE_AGE_CHECK"

@@ -13,7 +13,7 @@ import pytest
 from audit_remediator.models.plan import FindingWindowPlan
 from audit_remediator.planner import window_batches
 from sandbox import ExecutionResult, Sandbox
-from tests.integration.workflow.conftest import (
+from sandbox.workflow import (
     PARAMETERS,
     TEMPLATE,
     TIME_SCALE,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from sandbox import ExecutionResult
-from tests.integration.workflow.conftest import (
+from sandbox.workflow import (
     PARAMETERS,
     TEMPLATE,
     Workflow,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sandbox import ExecutionResult
-from tests.integration.workflow.conftest import Workflow, audit_plan, task
+from sandbox.workflow import Workflow, audit_plan, task
 
 SHARED = "DEVICE_CERTIFICATE_SHARED_CHECK"
 LOGGING = "LOGGING_DISABLED_CHECK"
