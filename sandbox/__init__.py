@@ -24,6 +24,7 @@ from typing import Any, Final, Self
 
 import boto3
 
+from sandbox.clock import SandboxClock
 from sandbox.deployer import (
     DeployError,
     Deployment,
@@ -99,30 +100,6 @@ def _default_session(region: str) -> boto3.session.Session:
     return session
 
 
-class SandboxClock:
-    """Sandbox time: starts now and runs 1/time_scale times faster than the wall clock, so a
-    Wait of 15 s (scaled to 0.15 s at time_scale=0.01) also lets 15 s pass for the emulator."""
-
-    def __init__(self, time_scale: float) -> None:
-        self.time_scale = time_scale
-        self._start = datetime.datetime.now(datetime.UTC)
-        self._origin = time.monotonic()
-        self._offset = 0.0
-        self._lock = threading.Lock()
-
-    def now(self) -> datetime.datetime:
-        with self._lock:
-            elapsed = (time.monotonic() - self._origin) / self.time_scale + self._offset
-        return self._start + datetime.timedelta(seconds=elapsed)
-
-    def advance(self, seconds: float) -> None:
-        """Jumps sandbox time forward (what the emulator sees; Wait states are not shortened)."""
-        if seconds < 0:
-            raise ValueError("time does not go backwards")
-        with self._lock:
-            self._offset += seconds
-
-
 class ExecutionResult(dict[str, Any]):
     """DescribeExecution's answer, with `history` (GetExecutionHistory's events, all pages)."""
 
@@ -166,9 +143,9 @@ class Sandbox:
         self.account_id = account_id
         self.clock = SandboxClock(time_scale)
         self.calls = CallLog()
-        self.faults = FaultInjector(self.calls, time_scale=time_scale)
+        self.faults = FaultInjector(self.calls, clock=self.clock)
         self.lambdas = LambdaRunner(region=region, account_id=account_id, time_scale=time_scale)
-        self.stepfunctions = StepFunctionsRuntime(time_scale)
+        self.stepfunctions = StepFunctionsRuntime(self.clock)
         self.emulator: Any = None
         self.stacks: dict[str, Stack] = {}
         self._want_emulator = emulator
@@ -431,8 +408,8 @@ class Sandbox:
         return [execution.exec_arn for execution in self._executions() if _running(execution)]
 
     def sleep(self, seconds: float) -> None:
-        """Sleeps `seconds` of sandbox time (scaled like Wait states)."""
-        time.sleep(seconds * self.time_scale)
+        """Sleeps `seconds` of sandbox time (as Wait states do)."""
+        self.clock.sleep(seconds)
 
     # --- internals --------------------------------------------------------------------------------
 
