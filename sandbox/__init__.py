@@ -33,6 +33,7 @@ from sandbox.deployer import (
     supported_resource_types,
 )
 from sandbox.faults import ApiCall, CallLog, Fault, FaultInjector
+from sandbox.lambda_clock import handlers_read
 from sandbox.lambdas import FunctionSpec, Invocation, LambdaContext, LambdaFunctionError, LambdaRunner
 from sandbox.stepfunctions import StepFunctionsRuntime
 
@@ -145,6 +146,7 @@ class Sandbox:
         self.calls = CallLog()
         self.faults = FaultInjector(self.calls, clock=self.clock)
         self.lambdas = LambdaRunner(region=region, account_id=account_id, time_scale=time_scale)
+        self.lambdas.before_invoke.append(handlers_read(self.clock))
         self.stepfunctions = StepFunctionsRuntime(self.clock)
         self.emulator: Any = None
         self.stacks: dict[str, Stack] = {}

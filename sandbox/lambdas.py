@@ -196,6 +196,8 @@ class LambdaRunner:
         self._closed = False
         self._worker: threading.Thread | None = None
         self._patches: list[Any] = []
+        # Called with the function's modules in place, just before its handler runs.
+        self.before_invoke: list[Callable[[FunctionSpec], None]] = []
 
     # --- registry ---------------------------------------------------------------------------------
 
@@ -274,6 +276,8 @@ class LambdaRunner:
             try:
                 # A cold start's imports are Lambda's init phase, which the function's Timeout excludes.
                 handler = self._handler(spec)
+                for hook in self.before_invoke:
+                    hook(spec)
                 started = time.monotonic()
                 result = handler(payload, context or LambdaContext(spec, request_id))
                 result = json.loads(json.dumps(result))
