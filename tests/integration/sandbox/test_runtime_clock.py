@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from sandbox import ExecutionResult, Sandbox
+from sandbox.replay import FUNCTION, deploy_parameters
+from tests.conftest import ROOT, load_event
 from tests.integration.sandbox.conftest import Workflows, jsonata
 
 # Far from the wall clock in both directions' reach: a Wait measured on the machine's clock would
@@ -191,3 +193,20 @@ def test_time_does_not_go_backwards_unless_the_clock_is_set_while_stopped(sb: Sa
         assert sb.clock.now() == FROZEN_AT + timedelta(seconds=90)
     assert not sb.clock.is_frozen
     assert sb.clock.now() >= FROZEN_AT + timedelta(seconds=90)
+
+
+def test_the_handler_takes_its_finding_window_from_the_sandbox_clock(sb: Sandbox) -> None:
+    # Given the product's stack, and the clock stopped one second into a window on the hour
+    template = ROOT / "template.yaml"
+    sb.deploy(template, parameters=deploy_parameters(template, "Enforce"))
+    on_the_hour = datetime(2031, 3, 14, 2, 0, 0, tzinfo=UTC)
+
+    # When a finding arrives
+    with sb.clock.frozen(at=on_the_hour + timedelta(seconds=1)):
+        outcome = sb.invoke(FUNCTION, load_event("finding-iot-policy"))
+        # (its execution waits for the window to close, on the same clock)
+        sb.clock.wait_for_waiters(1)
+
+    # Then it is queued in the window that began on that hour, not in one of the machine's clock
+    window = outcome["execution"]["input"]["window"]
+    assert window["closesAt"] == on_the_hour.timestamp() + window["seconds"]
