@@ -28,6 +28,8 @@ from botocore import handlers
 from botocore.awsrequest import AWSResponse
 from botocore.model import OperationModel
 
+from sandbox.clock import SandboxClock
+
 _CONTEXT_KEY: Final = "sandbox_call"
 _PARAMS_KEY: Final = "sandbox_params"
 _LEGACY_RETRYABLE_CODES: Final = frozenset(
@@ -185,9 +187,10 @@ class CallLog(Sequence[ApiCall]):
 class FaultInjector:
     """`sb.faults`: rules matched in the order they were added."""
 
-    def __init__(self, calls: CallLog, *, time_scale: float = 1.0) -> None:
+    def __init__(self, calls: CallLog, *, clock: SandboxClock | None = None) -> None:
         self.calls = calls
-        self.time_scale = time_scale
+        # Delays and the SDK's retry back-off pass on the sandbox clock, like Wait states.
+        self.clock = clock or SandboxClock()
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
 
@@ -206,7 +209,7 @@ class FaultInjector:
         """Injects `error` (an error code of the service, e.g. "ThrottlingException") into the next
         `times` calls (None: every call) to `operation` (the API name, e.g.
         "StartAuditMitigationActionsTask") of `service` (boto3's name, e.g. "iot", or the service
-        id). `delay` waits that many real seconds first; with no error the call then goes through.
+        id). `delay` waits that many seconds of sandbox time first; with no error the call then goes through.
         `status` defaults to the service model's status for the error. `when(params)` narrows it.
         """
         if error is None and delay <= 0:
@@ -261,7 +264,7 @@ class _Interceptor:
         while True:
             fault = self.faults._take(model, api_params)
             if fault is not None and fault.delay > 0:
-                time.sleep(fault.delay)
+                self.faults.clock.sleep(fault.delay)
             if fault is None or fault.error is None:
                 call = ApiCall(model.service_model.service_name, model.name, api_params, attempt=attempt)
                 context[_CONTEXT_KEY] = call
@@ -281,7 +284,7 @@ class _Interceptor:
                 )
             )
             if attempt < max_attempts and _retryable(mode, code, status):
-                time.sleep(_backoff(mode, attempt) * self.faults.time_scale)
+                self.faults.clock.sleep(_backoff(mode, attempt))
                 attempt += 1
                 continue
             return _error_response(

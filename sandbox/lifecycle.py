@@ -35,6 +35,7 @@ from sandbox.executions import (
     wait_for_end,
 )
 from sandbox.faults import CallLog, FaultInjector
+from sandbox.lambda_clock import handlers_read
 from sandbox.lambdas import LambdaRunner
 from sandbox.stepfunctions import StepFunctionsRuntime
 
@@ -65,9 +66,10 @@ class Sandbox:
         self.account_id = account_id
         self.clock = SandboxClock(time_scale)
         self.calls = CallLog()
-        self.faults = FaultInjector(self.calls, time_scale=time_scale)
+        self.faults = FaultInjector(self.calls, clock=self.clock)
         self.lambdas = LambdaRunner(region=region, account_id=account_id, time_scale=time_scale)
-        self.stepfunctions = StepFunctionsRuntime(time_scale)
+        self.lambdas.before_invoke.append(handlers_read(self.clock))
+        self.stepfunctions = StepFunctionsRuntime(self.clock)
         self.emulator: Any = None
         self.stacks: dict[str, Stack] = {}
         self._event_targets = EventBridgeTargets(
@@ -301,8 +303,8 @@ class Sandbox:
         return [execution.exec_arn for execution in self._executions() if is_running(execution)]
 
     def sleep(self, seconds: float) -> None:
-        """Sleeps `seconds` of sandbox time (scaled like Wait states)."""
-        time.sleep(seconds * self.time_scale)
+        """Sleeps `seconds` of sandbox time (as Wait states do)."""
+        self.clock.sleep(seconds)
 
     # --- internals --------------------------------------------------------------------------------
 

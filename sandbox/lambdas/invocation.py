@@ -15,6 +15,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -111,6 +112,8 @@ class Invoker:
         self._handlers: dict[str, Handler] = {}
         self._namespaces: dict[str, ModuleNamespace] = {}
         self._lock = threading.Lock()
+        # Called with the function's modules in place, just before its handler runs.
+        self.before_invoke: list[Callable[[FunctionSpec], None]] = []
 
     def prepare(self, spec: FunctionSpec) -> None:
         """A fresh namespace for a function (re)registered: its next invocation is a cold start."""
@@ -143,6 +146,8 @@ class Invoker:
             try:
                 # A cold start's imports are Lambda's init phase, which the function's Timeout excludes.
                 handler = self._handler(spec)
+                for hook in self.before_invoke:
+                    hook(spec)
                 started = time.monotonic()
                 result = handler(payload, context or LambdaContext(spec, request_id))
                 result = json.loads(json.dumps(result))

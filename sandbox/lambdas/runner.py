@@ -4,7 +4,7 @@ moto's Invoke API and SNS deliveries routed to them."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sandbox.lambdas.async_queue import AsyncInvocationQueue
@@ -29,6 +29,11 @@ class LambdaRunner:
             run=self._invoker.run, deliver=self._deliver, time_scale=time_scale
         )
         self._patches: list[Patch] = []
+
+    @property
+    def before_invoke(self) -> list[Callable[[FunctionSpec], None]]:
+        """Hooks called with a function's modules in place, just before its handler runs."""
+        return self._invoker.before_invoke
 
     # --- registry ---------------------------------------------------------------------------------
 

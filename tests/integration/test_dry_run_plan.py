@@ -5,21 +5,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from sandbox import Sandbox, Stack
 from sandbox.replay import FUNCTION, STATE_MACHINE, TIME_SCALE, _final_status, deploy_parameters
-from tests.conftest import EVENTS_DIR, ROOT, load_event
-from tests.integration.handler_clock import pin_handler_clock
+from tests.conftest import EVENTS_DIR, ROOT
 
 TEMPLATE = ROOT / "template.yaml"
 EVENT_FILES = sorted(EVENTS_DIR.parent.rglob("*.json"))
 # What each replay starts from, as `make replay` does with a fresh sandbox per event.
 TABLES = {"RemediationTable": ("pk", "sk"), "IdempotencyTable": ("id",)}
 # Both modes put a finding into the same window (its closesAt is past, so its execution reads at once).
-HANDLER_NOW = 1_763_608_500.0
+HANDLER_NOW = datetime.fromtimestamp(1_763_608_500, UTC)
 
 
 @dataclass
@@ -61,10 +61,10 @@ def _replay_every_event(mode: str) -> dict[str, Replayed]:
     with Sandbox(time_scale=TIME_SCALE) as sb:
         stack = sb.deploy(TEMPLATE, parameters=deploy_parameters(TEMPLATE, mode))
         executions = stack.physical_ids[STATE_MACHINE].replace(":stateMachine:", ":execution:")
-        pin_handler_clock(sb, lambda: HANDLER_NOW, load_event("foreign-topic"))
         for path in EVENT_FILES:
             _empty_tables(sb, stack)
-            outcome = sb.invoke(FUNCTION, json.loads(path.read_text()))
+            with sb.clock.frozen(at=HANDLER_NOW):
+                outcome = sb.invoke(FUNCTION, json.loads(path.read_text()))
             status, records = None, {}
             if outcome["execution"] is not None:
                 status = _final_status(sb, f"{executions}:{outcome['execution']['name']}", 20.0)

@@ -4,18 +4,16 @@ per-finding messages: through the real handler, the real ASL and the emulator's 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from sandbox import Sandbox
+from sandbox import Sandbox, SandboxClock
 from sandbox.workflow import PARAMETERS, TEMPLATE, TIME_SCALE, SeededAudit, Workflow
-from tests.conftest import load_event
-from tests.integration.handler_clock import pin_handler_clock
 
 EXPIRING = "DEVICE_CERTIFICATE_EXPIRING_CHECK"
 AGE = "DEVICE_CERTIFICATE_AGE_CHECK"
@@ -26,59 +24,32 @@ EXECUTION_TIMEOUT = 120.0
 
 
 class Windows:
-    """The handler's clock and the closing of its finding windows, in the test's hands.
+    """The sandbox clock, stopped one second into a finding window while messages arrive: every delivery
+    reads the same instant and every window's execution waits at "Wait for finding window to close"
+    until the test closes the window. Closing moves the clock past the window's end (the inbox is read
+    15 s after it) and lets it run until the executions have ended; the next window then opens."""
 
-    The handler's clock starts an hour ahead of the wall clock, so every window's execution finds its
-    window open and waits at "Wait for finding window to close"; that wait is held until the test closes
-    the window, and the handler's clock then moves on to the next window.
-    """
+    def __init__(self, clock: SandboxClock) -> None:
+        self.clock = clock
 
-    def __init__(self) -> None:
-        self.base = (int(time.time()) // WINDOW_SECONDS + 12) * WINDOW_SECONDS
-        self.index = 0
-        self.closed_through = 0.0
-        self.condition = threading.Condition()
-
-    def now(self) -> float:
-        with self.condition:
-            return float(self.base + self.index * WINDOW_SECONDS)
+    def open(self) -> None:
+        start = (int(self.clock.time()) // WINDOW_SECONDS + 1) * WINDOW_SECONDS + 1
+        self.clock.freeze(at=datetime.fromtimestamp(start, UTC))
 
     def close(self) -> None:
-        with self.condition:
-            self.index += 1
-            self.closed_through = float(self.base + self.index * WINDOW_SECONDS)
-            self.condition.notify_all()
-
-    def hold(self, env: Any, wait_seconds: float) -> None:
-        # The state waits until closesAt + 15 s; a whole window separates one closesAt from the next.
-        closes_at = time.time() + wait_seconds - 15
-        with self.condition:
-            self.condition.wait_for(
-                lambda: self.closed_through >= closes_at - 5 or not env.is_running(),
-                timeout=EXECUTION_TIMEOUT,
-            )
+        self.clock.advance(WINDOW_SECONDS + 15)
+        self.clock.resume()
 
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[tuple[Workflow, Windows]]:
-    from moto.stepfunctions.parser.asl.component.state.wait.wait_function import timestamp, wait_function
-
-    windows = Windows()
-    with Sandbox(time_scale=TIME_SCALE) as sandbox, pytest.MonkeyPatch.context() as patch:
-        scaled_wait = wait_function.WaitFunction.__dict__["_wait_interval"]
-
-        def held(function: Any, env: Any, wait_seconds: float) -> None:
-            if isinstance(function, timestamp.Timestamp):
-                windows.hold(env, wait_seconds)
-                return
-            scaled_wait(function, env, wait_seconds)
-
-        patch.setattr(wait_function.WaitFunction, "_wait_interval", held)
+    with Sandbox(time_scale=TIME_SCALE) as sandbox:
         workflow = Workflow(
             sandbox,
             sandbox.deploy(TEMPLATE, parameters={**PARAMETERS, "FindingWindowSeconds": WINDOW_SECONDS}),
         )
-        pin_handler_clock(sandbox, windows.now, load_event("foreign-topic"))
+        windows = Windows(sandbox.clock)
+        windows.open()
         yield workflow, windows
         windows.close()
 
@@ -95,6 +66,7 @@ def _finish(wf: Workflow, windows: Windows, before: set[str]) -> None:
     windows.close()
     for arn in set(wf.executions()) - before:
         assert wf.wait(arn, timeout=EXECUTION_TIMEOUT).status == "SUCCEEDED"
+    windows.open()
 
 
 def _deliver_together(wf: Workflow, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

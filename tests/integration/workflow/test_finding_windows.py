@@ -3,9 +3,8 @@ most 25 finding ids (issue item 2, failure-mode C24)."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -24,9 +23,6 @@ from sandbox.workflow import (
 EXPIRING = "DEVICE_CERTIFICATE_EXPIRING_CHECK"
 SHARED = "DEVICE_CERTIFICATE_SHARED_CHECK"
 WINDOW_SECONDS = 3600
-# The slowest 300 deliveries seen on a loaded 2-core machine took about 70 s, and the handler may put a
-# finding into the next window up to a minute before the current one closes.
-DELIVERY_MARGIN_SECONDS = 90 + 60
 
 
 @pytest.fixture(scope="module")
@@ -38,30 +34,27 @@ def workflow() -> Iterator[Workflow]:
         yield workflow
 
 
+class HeldWindow:
+    """The sandbox clock stopped one second into a window, so that every delivery of a test reads the
+    same instant and every execution waits at its window until the test closes it; a slow machine
+    changes neither. Closing moves the clock past the window's end and lets it run again."""
+
+    def __init__(self, wf: Workflow) -> None:
+        self.clock = wf.sb.clock
+        start = (int(self.clock.time()) // WINDOW_SECONDS + 1) * WINDOW_SECONDS + 1
+        self.clock.freeze(at=datetime.fromtimestamp(start, UTC))
+
+    def close(self) -> None:
+        # The workflow reads the inbox 15 s after closesAt.
+        self.clock.advance(WINDOW_SECONDS + 15)
+        self.clock.resume()
+
+
 @pytest.fixture
-def held_windows(wf: Workflow, monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
-    """Holds every execution at its window wait until the test sets the event.
-
-    The handler's windows are on the wall clock, the sandbox's Wait states a thousand times faster, and a
-    delivery takes tens of milliseconds here instead of a few: without the hold the window would "close"
-    after a handful of deliveries. In production a window (300 s) dwarfs its deliveries.
-    """
-    from moto.stepfunctions.parser.asl.component.state.wait.wait_function import timestamp, wait_function
-
-    released = threading.Event()
-    scaled_wait = wait_function.WaitFunction.__dict__["_wait_interval"]
-
-    def hold_then_wait(function: Any, env: Any, wait_seconds: float) -> None:
-        if isinstance(function, timestamp.Timestamp):
-            released.wait(timeout=300)
-        scaled_wait(function, env, wait_seconds)
-
-    monkeypatch.setattr(wait_function.WaitFunction, "_wait_interval", hold_then_wait)
-    remaining = WINDOW_SECONDS - time.time() % WINDOW_SECONDS
-    if remaining < DELIVERY_MARGIN_SECONDS:
-        time.sleep(remaining + 1)
-    yield released
-    released.set()
+def held_window(wf: Workflow) -> Iterator[HeldWindow]:
+    window = HeldWindow(wf)
+    yield window
+    window.clock.resume()
 
 
 def deliver_findings(wf: Workflow, check: str, count: int) -> tuple[list[dict[str, Any]], list[str]]:
@@ -99,13 +92,13 @@ def report(result: ExecutionResult) -> dict[str, Any]:
 
 
 def test_three_hundred_findings_of_one_window_become_twelve_tasks(
-    wf: Workflow, held_windows: threading.Event
+    wf: Workflow, held_window: HeldWindow
 ) -> None:
     # Given 300 per-finding messages of one audit and one rule, delivered within one window
     wf.sb.emulator.mitigation_task_seconds = 600
     executions_before = set(wf.executions())
     outcomes, finding_ids = deliver_findings(wf, EXPIRING, 300)
-    held_windows.set()
+    held_window.close()
 
     # When the window closes and its one execution runs
     name, plan = window_of(outcomes)
@@ -133,10 +126,10 @@ def test_three_hundred_findings_of_one_window_become_twelve_tasks(
     assert f"SUMMARY#{plan['rulesVersion']}#{name}" in wf.history(plan["auditTaskId"])
 
 
-def test_twenty_six_findings_are_split_into_two_tasks(wf: Workflow, held_windows: threading.Event) -> None:
+def test_twenty_six_findings_are_split_into_two_tasks(wf: Workflow, held_window: HeldWindow) -> None:
     # C24: botocore would accept 26 finding ids; the workflow never sends more than 25
     outcomes, finding_ids = deliver_findings(wf, EXPIRING, 26)
-    held_windows.set()
+    held_window.close()
     name, plan = window_of(outcomes)
 
     result = wf.wait(wf.execution_arn(name))
@@ -149,10 +142,10 @@ def test_twenty_six_findings_are_split_into_two_tasks(wf: Workflow, held_windows
     assert report(result)["totals"]["succeeded"] == 26
 
 
-def test_a_window_over_its_rule_cap_starts_nothing(wf: Workflow, held_windows: threading.Event) -> None:
+def test_a_window_over_its_rule_cap_starts_nothing(wf: Workflow, held_window: HeldWindow) -> None:
     # The shared-certificate rule allows 25 affected resources; 26 need a human
     outcomes, _ = deliver_findings(wf, SHARED, 26)
-    held_windows.set()
+    held_window.close()
     name, plan = window_of(outcomes)
 
     result = wf.wait(wf.execution_arn(name))
@@ -171,14 +164,15 @@ def test_a_window_over_its_rule_cap_starts_nothing(wf: Workflow, held_windows: t
     ]
 
 
-def test_a_window_that_has_already_closed_is_not_waited_for(
-    wf: Workflow, held_windows: threading.Event
-) -> None:
+def test_a_window_that_has_already_closed_is_not_waited_for(wf: Workflow, held_window: HeldWindow) -> None:
     # An execution started (or redriven) after its window closed reads the inbox at once
-    del held_windows
     outcomes, _ = deliver_findings(wf, EXPIRING, 1)
-    _, plan = window_of(outcomes)
-    late = {**plan, "window": {**plan["window"], "closesAt": int(time.time()) - 60}}
+    name, plan = window_of(outcomes)
+    held_window.clock.wait_for_waiters(1)
+    wf.sb.client("stepfunctions").stop_execution(executionArn=wf.execution_arn(name))
+    assert wf.wait(wf.execution_arn(name)).status == "ABORTED"
+    held_window.clock.resume()
+    late = {**plan, "window": {**plan["window"], "closesAt": int(held_window.clock.time()) - 60}}
 
     result = wf.run(late)
 

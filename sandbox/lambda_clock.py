@@ -1,0 +1,39 @@
+"""The sandbox's functions read the sandbox clock.
+
+Lambda gives a handler the machine's clock; the product's handler takes its clock as a parameter
+(`Services.clock`, `time.time` in production). In the sandbox, every function whose code has the
+product's services gets the sandbox clock instead, so the finding windows it computes are measured on
+the clock that Wait states and JSONata's `$millis()` read.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import Final
+
+from sandbox.clock import SandboxClock
+from sandbox.lambdas import FunctionSpec
+
+LOG = logging.getLogger(__name__)
+
+SERVICES_MODULE: Final = "audit_remediator.services"
+SERVICES_FACTORY: Final = "audit_events_services"
+
+
+def handlers_read(clock: SandboxClock) -> Callable[[FunctionSpec], None]:
+    """A `LambdaRunner.before_invoke` hook: gives the function's (cached) services `clock.time`."""
+
+    def give_clock(spec: FunctionSpec) -> None:
+        factory = getattr(sys.modules.get(SERVICES_MODULE), SERVICES_FACTORY, None)
+        if factory is None:
+            return
+        try:
+            services = factory()
+        except Exception as error:  # the handler builds them next and reports it
+            LOG.debug("%s: services not built before the handler: %s", spec.function_name, error)
+            return
+        services.clock = clock.time
+
+    return give_clock
