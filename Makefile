@@ -20,12 +20,14 @@ export SAM_CLI_TELEMETRY := 0
 PYTEST_ARGS ?=
 EVENT ?=
 MODE ?= Enforce
+# V=1 shows the handler's logs and metrics, the sandbox's INFO logs and stack traces (-v).
+VERBOSE := $(if $(filter-out 0,$(V)),-v)
 
-.PHONY: help dev lint format test test-unit test-integration test-e2e replay demo bench build validate clean \
+.PHONY: help dev lint format test test-unit test-integration test-e2e replay demo bench build clean \
 	lint-template layer-requirements package deploy
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 # Bytecode is compiled at install: these machines set PYTHONDONTWRITEBYTECODE, so nothing would cache it.
 # Set-up output goes to stderr so that `make -s replay` prints exactly one JSON document on stdout.
@@ -54,21 +56,21 @@ format: $(VENV)/.synced ## apply ruff's fixes and formatting
 test: $(VENV)/.synced ## unit and integration suites (offline)
 	$(PY) -m pytest tests/unit tests/integration -n 2 $(PYTEST_ARGS)
 
-test-unit: $(VENV)/.synced
+test-unit: $(VENV)/.synced ## the unit suite alone (PYTEST_ARGS=... passed to pytest)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-test-integration: $(VENV)/.synced
+test-integration: $(VENV)/.synced ## the integration suite alone, the sandbox included (PYTEST_ARGS=...)
 	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
 test-e2e: $(VENV)/.synced ## against a deployed stack (STACK_NAME=...); skipped without one
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 
-replay: $(VENV)/.synced ## run EVENT=events/... through the real handler in the sandbox (MODE=DryRun|Enforce)
-	@test -n "$(EVENT)" || { echo "usage: make -s replay EVENT=events/audit_events/<case>.json [MODE=DryRun]" >&2; exit 2; }
-	@$(PY) -m sandbox replay --mode "$(MODE)" "$(EVENT)"
+replay: $(VENV)/.synced ## run EVENT=events/... through the real handler in the sandbox (MODE=Enforce|DryRun, V=1)
+	@test -n "$(EVENT)" || { echo "usage: make -s replay EVENT=events/audit_events/<case>.json [MODE=DryRun] [V=1]" >&2; exit 2; }
+	@$(PY) -m sandbox replay $(VERBOSE) --mode "$(MODE)" "$(EVENT)"
 
-demo: $(VENV)/.synced ## deploy into the sandbox, audit the workshop fleet, show what the workflow changed
-	$(PY) -m sandbox demo
+demo: $(VENV)/.synced ## deploy into the sandbox, audit the workshop fleet, show what the workflow changed (V=1)
+	@$(PY) -m sandbox demo $(VERBOSE)
 
 bench: $(VENV)/.synced ## benchmarks (figures on stdout, JSON under bench/results/)
 	$(PY) -m bench

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sandbox.replay import stdout_to_stderr
+from sandbox.cli_output import stdout_to_stderr
 
 MODULES = ("core", "workflow", "load")
 RESULTS = Path(__file__).resolve().parent / "results"

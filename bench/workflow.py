@@ -55,7 +55,7 @@ def _calls_for_one_audit(wf: Workflow, findings: int) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     report = result.output_json
     iot = Counter(call.operation for call in wf.sb.calls.of("iot"))
-    assert report["totals"]["succeeded"] == findings, report["totals"]
+    assert report["totals"]["findings"]["succeeded"] == findings, report["totals"]
     return {
         "start_calls": iot["StartAuditMitigationActionsTask"],
         "iot_calls": sum(iot.values()),

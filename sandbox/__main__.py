@@ -8,10 +8,12 @@ from collections.abc import Callable, Sequence
 USAGE = """usage: python -m sandbox <command> [arguments]
 
 commands:
-  replay [--mode Enforce|DryRun] [--no-seed] <event.json>
+  replay [-v] [--mode Enforce|DryRun] [--no-seed] <event.json>
                                                 run one event through AuditEventsFunction in a fresh sandbox
   audit ...                                     the Device Defender emulator's audit command (see: audit --help)
-  demo                                          audit the workshop fleet and watch the workflow remediate it
+  demo [-v]                                     audit the workshop fleet and watch the workflow remediate it
+
+-v puts the handler's logs and metrics, INFO logs and stack traces on stderr (else: build/sandbox/<command>.log).
 """
 
 

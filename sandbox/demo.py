@@ -5,7 +5,8 @@ sensors sharing one certificate under an allow-everything policy, logging off, o
 the stack's scheduled audit and lets its completion notification go SNS -> AuditEventsFunction ->
 RemediationStateMachine. Prints the fleet before and after, the mitigation tasks and the report that
 reached RemediationReportsTopic. Exit status 1 if an expected change did not happen (or an unexpected
-one did), 0 otherwise. The handler's own logs go to stderr.
+one did) or the demo could not run, 0 otherwise. The handler's own logs and metrics go to a log file, or
+with `-v` to stderr (sandbox.cli_output); a failure ends with one line, and `-v` adds its stack trace.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ import argparse
 import json
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from sandbox.replay import stdout_to_stderr
+from sandbox.cli_output import default_log_file, operator_output
 
 TEMPLATE: Final = Path(__file__).resolve().parent.parent / "template.yaml"
 # Sandbox time runs 1000x faster: the audit, the 15 s status polls and the tasks take milliseconds.
@@ -81,7 +83,7 @@ def table(rows: Sequence[Sequence[str]]) -> str:
 
 def before_after(before: list[Setting], after: list[Setting]) -> str:
     now = {(s.subject, s.name): s.value for s in after}
-    rows = [("DEVICE / RESOURCE", "SETTING", "BEFORE", "AFTER", "")]
+    rows = [("DEVICE / RESOURCE", "SETTING", "BEFORE", "AFTER", "CHANGE")]
     for setting in before:
         value = now.get((setting.subject, setting.name), "?")
         rows.append(
@@ -177,6 +179,17 @@ def _wait_for(probe: Callable[[], Any], what: str) -> Any:
         time.sleep(0.01)
 
 
+def _raise_handler_failure(sandbox: Any) -> None:
+    """Raises the first error AuditEventsFunction raised: Lambda would retry it and then leave the event
+    in the on-failure queue, so no remediation run will come."""
+    for invocation in sandbox.lambdas.invocations:
+        if not invocation.succeeded:
+            payload = invocation.error_payload()
+            raise DemoError(
+                f"{invocation.function_name} raised {payload['errorType']}: {payload['errorMessage']}"
+            )
+
+
 def _notification_sent(sandbox: Any, audit_task_id: str) -> float | None:
     sandbox.emulator.advance()
     for published in sandbox.emulator.published:
@@ -186,6 +199,7 @@ def _notification_sent(sandbox: Any, audit_task_id: str) -> float | None:
 
 
 def _finished_execution(sandbox: Any, stack: Any, audit_task_id: str) -> dict[str, Any] | None:
+    _raise_handler_failure(sandbox)
     sfn = sandbox.client("stepfunctions")
     arn = stack.physical_ids["RemediationStateMachine"]
     for summary in sfn.list_executions(stateMachineArn=arn)["executions"]:
@@ -293,11 +307,31 @@ def render(run: DemoRun, out: TextIO) -> bool:
 def main(argv: Sequence[str] = ()) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox demo", description=__doc__.splitlines()[0])
     parser.add_argument("--template", type=Path, default=TEMPLATE, help="default: template.yaml")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="the handler's logs and metrics, INFO logs and stack traces on stderr",
+    )
+    parser.add_argument(
+        "--log-file",
+        type=Path,
+        default=default_log_file("demo"),
+        help="where the handler's logs and metrics go without -v (default build/sandbox/demo.log)",
+    )
     arguments = parser.parse_args(list(argv))
-    with stdout_to_stderr() as out:
+    with operator_output(verbose=arguments.verbose, log_file=arguments.log_file) as out:
         try:
             run = run_demo(arguments.template)
-        except DemoError as error:
-            print(f"demo: {error}", file=sys.stderr)
+        except Exception as error:
+            if arguments.verbose:
+                traceback.print_exception(error, file=sys.stderr)
+            else:
+                print(
+                    f"demo: the handler's logs are in {arguments.log_file}; -v (make V=1) shows them here",
+                    file=sys.stderr,
+                )
+            line = str(error) if isinstance(error, DemoError) else f"{type(error).__name__}: {error}"
+            print(f"demo: {line}", file=sys.stderr)
             return 1
         return 0 if render(run, out) else 1

@@ -1,14 +1,16 @@
-"""`python -m sandbox replay [--mode Enforce|DryRun] <event.json>`: one event through the real handler.
+"""`python -m sandbox replay [-v] [--mode Enforce|DryRun] <event.json>`: one event through the real handler.
 
 Deploys template.yaml into a fresh sandbox, invokes AuditEventsFunction with the event in-process and
 prints exactly one JSON document on stdout: the handler's result; when it started an execution,
 `execution.status` (DescribeExecution) and what the workflow's report says: `execution.result`
 (`full-success`, `partial`, `failed`, ...) and `execution.tasks` (each task's status, with IoT's
-error and cause for a rejected one, and its statistics); and `sandbox`, what the replay seeded.
+error and cause for a rejected one, and its statistics), `execution.totals`; and `sandbox`, what the
+replay seeded.
 Before the invocation the emulator is seeded with the audit the notification reports (its task id,
 checks and non-compliant resources; see sandbox.replay_seed), so mitigation tasks find findings
-and change the seeded fleet. Everything else (logs, the handler's own stdout, Powertools' EMF lines)
-goes to stderr, at the file-descriptor level so nothing can slip through.
+and change the seeded fleet. The handler's own stdout (its Powertools log lines and EMF metric
+documents) goes to a log file, or with `-v` to stderr, at the file-descriptor level so nothing can slip
+through; see sandbox.cli_output. A failure ends with one line on stderr; `-v` adds its stack trace.
 Exit status: 0 when the handler returned and the execution it started (if any) succeeded with a
 successful report; 3 when that execution failed, is still running, or its report is not a success
 (a task IoT rejected, a capped group, failed findings); 1 if the handler raised or the stack could
@@ -20,13 +22,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, redirect_stdout
+import traceback
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import Any, Final
+
+from sandbox.cli_output import default_log_file, operator_output
 
 LOG = logging.getLogger("sandbox.replay")
 
@@ -63,7 +66,23 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
         prog="python -m sandbox replay",
         description="Deploy template.yaml into a fresh sandbox and run one event through AuditEventsFunction.",
     )
-    parser.add_argument("--mode", choices=("Enforce", "DryRun"), default="Enforce", help="RemediationMode")
+    parser.add_argument(
+        "--mode",
+        default="Enforce",
+        help="RemediationMode: Enforce (default) or DryRun; dry-run is accepted too",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="the handler's logs and metrics, INFO logs and stack traces on stderr",
+    )
+    parser.add_argument(
+        "--log-file",
+        type=Path,
+        default=default_log_file("replay"),
+        help="where the handler's logs and metrics go without -v (default build/sandbox/replay.log)",
+    )
     parser.add_argument("--template", default="template.yaml", type=Path, help="default: template.yaml")
     parser.add_argument(
         "--wait",
@@ -78,7 +97,29 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
         help="do not seed the emulator with the notification's audit (its tasks then target an audit IoT does not know)",
     )
     parser.add_argument("event", type=Path, help="an SNS event, e.g. events/audit_events/<case>.json")
-    return parser.parse_args(list(argv))
+    arguments = parser.parse_args(list(argv))
+    try:
+        arguments.mode = remediation_mode(arguments.mode, arguments.template)
+    except ValueError as error:
+        parser.error(str(error))
+    return arguments
+
+
+def remediation_mode(text: str, template: Path) -> str:
+    """The template's spelling of a RemediationMode (one of its AllowedValues), matched regardless of
+    case, hyphens and underscores: `dry-run`, `dryrun` and `DRY_RUN` all mean `DryRun`."""
+    from samtranslator.yaml_helper import yaml_parse  # type: ignore[import-untyped, unused-ignore]
+
+    try:
+        parameter = yaml_parse(template.read_text())["Parameters"]["RemediationMode"]
+    except (OSError, KeyError, TypeError) as error:
+        raise ValueError(f"{template} declares no RemediationMode parameter ({error})") from error
+    allowed = [str(value) for value in parameter.get("AllowedValues", [])]
+    wanted = text.replace("-", "").replace("_", "").casefold()
+    for mode in allowed:
+        if mode.casefold() == wanted:
+            return mode
+    raise ValueError(f"unknown mode {text!r}: use {' or '.join(allowed)} (dry-run is accepted for DryRun)")
 
 
 def deploy_parameters(template: Path, mode: str) -> dict[str, str]:
@@ -130,7 +171,9 @@ def _workflow_outcome(sandbox: Any, execution_arn: str) -> dict[str, Any]:
     if not isinstance(report, dict):
         return outcome
     outcome["result"] = report.get("result")
-    tasks = report.get("tasks") if isinstance(report.get("tasks"), list) else []
+    tasks = report.get("tasks")
+    if not isinstance(tasks, list):
+        tasks = []
     outcome["tasks"] = [
         {key: task[key] for key in _TASK_FIELDS if key in task} for task in tasks if isinstance(task, dict)
     ]
@@ -164,32 +207,14 @@ def _final_status(sandbox: Any, execution_arn: str, wait_seconds: float) -> str:
         time.sleep(0.02)
 
 
-@contextmanager
-def stdout_to_stderr() -> Iterator[TextIO]:
-    """Sends file descriptor 1 and sys.stdout to stderr; yields a stream on the real stdout for the
-    one document. Both, because a stream bound to sys.stdout need not write through descriptor 1."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    real_stdout = os.fdopen(saved, "w", encoding="utf-8", closefd=True)
-    try:
-        with redirect_stdout(sys.stderr):
-            yield real_stdout
-    finally:
-        sys.stdout.flush()
-        os.dup2(real_stdout.fileno(), 1)
-        real_stdout.close()
-
-
 def main(argv: Sequence[str]) -> int:
     arguments = parse_arguments(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     try:
         event = json.loads(arguments.event.read_text())
     except (OSError, ValueError) as error:
         print(f"replay: cannot read the event {arguments.event}: {error}", file=sys.stderr)
         return 2
-    with stdout_to_stderr() as real_stdout:
+    with operator_output(verbose=arguments.verbose, log_file=arguments.log_file) as real_stdout:
         try:
             result = replay(
                 event,
@@ -198,15 +223,8 @@ def main(argv: Sequence[str]) -> int:
                 wait_seconds=arguments.wait,
                 seed=arguments.seed,
             )
-        except ReplayError as error:
-            LOG.debug("replay failed", exc_info=error.__cause__)
-            print(f"replay: {error}", file=sys.stderr)
-            if error.__cause__ is not None:
-                payload = getattr(error.__cause__, "payload", {})
-                print("".join(payload.get("stackTrace", [])), file=sys.stderr)
-            return 1
         except Exception as error:
-            print(f"replay: {type(error).__name__}: {error}", file=sys.stderr)
+            _report_failure(error, verbose=arguments.verbose, log_file=arguments.log_file)
             return 1
         real_stdout.write(json.dumps(result, indent=2) + "\n")
         real_stdout.flush()
@@ -219,3 +237,17 @@ def main(argv: Sequence[str]) -> int:
             file=sys.stderr,
         )
     return status
+
+
+def _report_failure(error: Exception, *, verbose: bool, log_file: Path) -> None:
+    """One line that says what failed, last; the stack trace before it only with -v."""
+    if verbose:
+        payload = getattr(error.__cause__, "payload", None)
+        if isinstance(error, ReplayError) and isinstance(payload, dict):
+            print("".join(payload.get("stackTrace", [])), file=sys.stderr, end="")
+        else:
+            traceback.print_exception(error, file=sys.stderr)
+    else:
+        print(f"replay: the handler's logs are in {log_file}; -v (make V=1) shows them here", file=sys.stderr)
+    line = str(error) if isinstance(error, ReplayError) else f"{type(error).__name__}: {error}"
+    print(f"replay: {line}", file=sys.stderr)

@@ -37,19 +37,33 @@ def test_each_event_gets_the_documented_decision(sandbox: tuple[Sandbox, Any, st
         assert status == "SUCCEEDED"
 
 
-@pytest.mark.parametrize(
-    ("event", "decision"), [("scheduled-non-compliant", "remediate"), ("malformed-json", "rejected")]
-)
-def test_make_replay_prints_exactly_one_json_document(event: str, decision: str) -> None:
-    completed = subprocess.run(
-        ["make", "-s", "replay", f"EVENT=events/audit_events/{event}.json"],
+def make_replay(event: str, *variables: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "-s", "replay", f"EVENT=events/audit_events/{event}.json", *variables],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
+
+
+def log_lines(text: str) -> list[str]:
+    """Powertools' JSON log lines and EMF metric documents, and botocore's credential notices."""
+    return [
+        line
+        for line in text.splitlines()
+        if line.startswith(('{"', "Traceback")) or "Found credentials" in line
+    ]
+
+
+@pytest.mark.parametrize(
+    ("event", "decision"), [("scheduled-non-compliant", "remediate"), ("malformed-json", "rejected")]
+)
+def test_make_replay_prints_exactly_one_json_document(event: str, decision: str) -> None:
+    completed = make_replay(event)
     assert completed.returncode == 0, completed.stderr[-2000:]
+    assert log_lines(completed.stdout + completed.stderr) == []
     document = json.loads(completed.stdout)
     assert document["decision"] == decision
     assert set(document) == {
@@ -65,3 +79,15 @@ def test_make_replay_prints_exactly_one_json_document(event: str, decision: str)
     if document["execution"] is not None:
         assert document["execution"]["status"] == "SUCCEEDED"
         assert document["execution"]["result"] == "full-success"
+
+
+def test_make_replay_takes_dry_run_and_shows_the_handler_logs_with_v() -> None:
+    completed = make_replay("scheduled-non-compliant", "MODE=dry-run", "V=1")
+
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    document = json.loads(completed.stdout)
+    assert document["execution"]["input"]["remediationMode"] == "DryRun"
+    assert document["execution"]["result"] == "dry-run"
+    shown = log_lines(completed.stderr)
+    assert any('"_aws"' in line for line in shown)
+    assert any('"message":"decision"' in line for line in shown)

@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from sandbox.replay import main
+from sandbox.replay import main, remediation_mode
 from tests.conftest import AUDIT_EVENTS_TOPIC_ARN, EVENTS_DIR, ROOT
 from tests.integration.sandbox.conftest import REPLAY_TEMPLATE
+from tests.integration.test_undeployed_action import MISSING, template_without
 
 
 def sns_event(tmp_path: Path, message: dict[str, Any]) -> Path:
@@ -46,7 +47,14 @@ def sns_event(tmp_path: Path, message: dict[str, Any]) -> Path:
 
 
 def replay(tmp_path: Path, message: dict[str, Any], *extra: str) -> list[str]:
-    return ["--template", str(REPLAY_TEMPLATE), *extra, str(sns_event(tmp_path, message))]
+    return [
+        "--template",
+        str(REPLAY_TEMPLATE),
+        "--log-file",
+        str(tmp_path / "replay.log"),
+        *extra,
+        str(sns_event(tmp_path, message)),
+    ]
 
 
 @pytest.mark.parametrize(("mode", "status"), [("Enforce", "SUCCEEDED"), ("DryRun", "SUCCEEDED")])
@@ -67,7 +75,35 @@ def test_prints_the_handler_result_and_the_execution_status(
         "result": "full-success",
         "tasks": [],
     }
+    assert "stub handler noise on stdout" not in out + err
+    assert "stub handler noise on stdout" in (tmp_path / "replay.log").read_text()
+
+
+def test_verbose_sends_the_handler_output_to_stderr(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    exit_code = main(replay(tmp_path, {"taskId": "t1"}, "-v"))
+
+    out, err = capfd.readouterr()
+    assert exit_code == 0
+    assert json.loads(out)["decision"] == "remediate"
     assert "stub handler noise on stdout" in err
+
+
+@pytest.mark.parametrize("spelling", ["DryRun", "dry-run", "dryrun", "DRY_RUN"])
+def test_a_mode_is_accepted_in_the_templates_spelling_or_as_dry_run(spelling: str) -> None:
+    assert remediation_mode(spelling, REPLAY_TEMPLATE) == "DryRun"
+    assert remediation_mode("enforce", REPLAY_TEMPLATE) == "Enforce"
+
+
+def test_an_unknown_mode_is_refused_with_the_spellings_it_takes(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(replay(tmp_path, {"taskId": "t1"}, "--mode", "fix-it"))
+
+    assert exited.value.code == 2
+    assert "unknown mode 'fix-it': use DryRun or Enforce" in capfd.readouterr().err
 
 
 REJECTED_TASK = {
@@ -139,8 +175,14 @@ def test_a_raising_handler_exits_non_zero_with_the_error_on_stderr(
     out, err = capfd.readouterr()
     assert exit_code == 1
     assert out == ""
-    assert "RuntimeError: rules table unreadable" in err
+    assert err.splitlines()[-1] == "replay: AuditEventsFunction raised RuntimeError: rules table unreadable"
+    assert "app.py" not in err
+
+    # With -v, the handler's stack trace comes first
+    assert main(replay(tmp_path, {"raise": "rules table unreadable"}, "-v")) == 1
+    out, err = capfd.readouterr()
     assert "app.py" in err
+    assert err.splitlines()[-1] == "replay: AuditEventsFunction raised RuntimeError: rules table unreadable"
 
 
 def test_an_unreadable_event_is_a_usage_error(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
@@ -173,7 +215,8 @@ def test_the_real_handler_through_the_make_command_line() -> None:
     assert document["execution"]["input"]["remediationMode"] == "DryRun"
     assert document["execution"]["status"] == "SUCCEEDED"
     assert {task["status"] for task in document["execution"]["tasks"]} == {"DRY_RUN"}
-    assert completed.stderr
+    # The handler's logs and metrics went to the log file; nothing else had anything to say
+    assert completed.stderr == ""
 
 
 def test_an_enforced_replay_remediates_the_seeded_audit() -> None:
@@ -222,3 +265,24 @@ def test_the_module_dispatches_commands(
 
     assert sandbox_main(argv) == exit_code
     assert "replay" in "".join(capsys.readouterr())
+
+
+def test_a_rules_error_ends_with_one_clear_line_and_no_stack_trace(tmp_path: Path) -> None:
+    template = template_without(tmp_path, MISSING)
+
+    completed = replay_real("scheduled-non-compliant.json", "--template", str(template))
+
+    assert completed.returncode == 1
+    assert completed.stdout == ""
+    last = completed.stderr.splitlines()[-1]
+    assert last.startswith("replay: AuditEventsFunction raised RulesError: ")
+    assert f"iot-audit-remediator-{MISSING} is not defined by the stack" in last
+    assert "Traceback" not in completed.stderr
+    assert 'File "' not in completed.stderr
+    assert not [line for line in completed.stderr.splitlines() if line.startswith('{"')]
+    assert "Found credentials" not in completed.stderr
+
+    verbose = replay_real("scheduled-non-compliant.json", "-v", "--template", str(template))
+    assert verbose.returncode == 1
+    assert 'File "' in verbose.stderr
+    assert verbose.stderr.splitlines()[-1] == last

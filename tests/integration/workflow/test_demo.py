@@ -2,15 +2,20 @@
 
 import dataclasses
 import io
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sandbox import demo
+from tests.conftest import ROOT
+from tests.integration.test_undeployed_action import MISSING, template_without
 
 
 def test_the_demo_remediates_the_workshop_fleet_and_says_so(
-    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     runs: list[demo.DemoRun] = []
     render = demo.render
@@ -21,10 +26,15 @@ def test_the_demo_remediates_the_workshop_fleet_and_says_so(
 
     monkeypatch.setattr(demo, "render", keep)
 
-    status = demo.main([])
+    status = demo.main(["--log-file", str(tmp_path / "demo.log")])
 
-    out = capfd.readouterr().out
+    out, err = capfd.readouterr()
     assert status == 0, out
+    # The handler's log lines and EMF metric documents went to the log file, not among the output
+    assert not [line for line in (out + err).splitlines() if line.startswith('{"')]
+    assert '"_aws"' in (tmp_path / "demo.log").read_text()
+    header, rule = out.split("Fleet before and after\n", 1)[1].splitlines()[:2]
+    assert len(header.split()) >= len(rule.split())
     for line in (
         "ok   SensorDevice01 is in the quarantine group iot-audit-remediator-quarantine",
         "ok   SensorDevice02 is in the quarantine group iot-audit-remediator-quarantine",
@@ -47,3 +57,21 @@ def test_the_demo_remediates_the_workshop_fleet_and_says_so(
     assert "FAIL SensorDevice01 is in the quarantine group" in text.getvalue()
     assert "FAIL logging is enabled at ERROR" in text.getvalue()
     assert "FAIL the deny-all policy" in text.getvalue()
+
+
+def test_a_rules_error_ends_the_demo_with_one_clear_line(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "sandbox", "demo", "--template", str(template_without(tmp_path, MISSING))],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert completed.returncode == 1
+    last = completed.stderr.splitlines()[-1]
+    assert last.startswith("demo: iot-audit-remediator-audit-events raised RulesError: ")
+    assert f"iot-audit-remediator-{MISSING} is not defined by the stack" in last
+    assert "Traceback" not in completed.stderr
+    assert not [line for line in completed.stdout.splitlines() if line.startswith('{"')]

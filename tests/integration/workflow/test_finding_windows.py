@@ -117,11 +117,7 @@ def test_three_hundred_findings_of_one_window_become_twelve_tasks(
     assert summary["result"] == "full-success"
     assert summary["totals"] == {
         "tasks": 12,
-        "total": 300,
-        "succeeded": 300,
-        "failed": 0,
-        "skipped": 0,
-        "canceled": 0,
+        "findings": {"total": 300, "succeeded": 300, "failed": 0, "skipped": 0, "canceled": 0},
     }
     assert f"SUMMARY#{plan['rulesVersion']}#{name}" in wf.history(plan["auditTaskId"])
 
@@ -139,7 +135,7 @@ def test_twenty_six_findings_are_split_into_two_tasks(wf: Workflow, held_window:
     assert sorted(i for c in wf.start_calls() for i in c.params["target"]["findingIds"]) == sorted(
         finding_ids
     )
-    assert report(result)["totals"]["succeeded"] == 26
+    assert report(result)["totals"]["findings"]["succeeded"] == 26
 
 
 def test_a_window_over_its_rule_cap_starts_nothing(wf: Workflow, held_window: HeldWindow) -> None:
@@ -178,4 +174,4 @@ def test_a_window_that_has_already_closed_is_not_waited_for(wf: Workflow, held_w
 
     entered = [e["stateEnteredEventDetails"]["name"] for e in events_of(result, "WaitStateEntered")]
     assert "Wait for finding window to close" not in entered
-    assert report(result)["totals"]["succeeded"] == 1
+    assert report(result)["totals"]["findings"]["succeeded"] == 1

@@ -281,7 +281,7 @@ def test_a_task_whose_every_finding_fails_is_a_failure(wf: Workflow) -> None:
 
     assert only_task(result)["status"] == "FAILED"
     assert report(result)["result"] == "failed"
-    assert report(result)["totals"]["failed"] == 1
+    assert report(result)["totals"]["findings"]["failed"] == 1
 
 
 def test_a_completed_task_with_skipped_findings_is_partial(wf: Workflow) -> None:
@@ -340,7 +340,7 @@ def test_findings_never_travel_through_the_workflow_state(wf: Workflow) -> None:
 
     result = wf.wait(wf.execution_arn(outcome["execution"]["name"]))
 
-    assert report(result)["totals"]["succeeded"] == 250
+    assert report(result)["totals"]["findings"]["succeeded"] == 250
     assert len(wf.start_calls()) == 1
     history = json.dumps(result.history, default=str)
     assert not [finding_id for finding_id in audit.ids(EXPIRING) if finding_id in history]

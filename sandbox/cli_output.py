@@ -1,0 +1,76 @@
+"""What an operator command (`replay`, `demo`) shows: its own output, and where everything else goes.
+
+In Lambda the handler's stdout is its log stream: Powertools writes its JSON log lines and its EMF
+metric documents there. Run in-process, they would land among the command's output, so by default
+they go to a log file and Python logging reaches stderr at WARNING; `-v` sends both to stderr, with
+INFO logs and stack traces.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stdout
+from pathlib import Path
+from typing import Final, TextIO
+
+LOG_DIRECTORY: Final = Path(__file__).resolve().parent.parent / "build" / "sandbox"
+# Every sandbox client reads the sandbox's fake keys from the environment; botocore says so at INFO.
+_CHATTY_LOGGERS: Final = ("botocore.credentials",)
+
+
+def default_log_file(command: str) -> Path:
+    return LOG_DIRECTORY / f"{command}.log"
+
+
+@contextmanager
+def stdout_to(target: TextIO) -> Iterator[TextIO]:
+    """Sends file descriptor 1 and sys.stdout to `target` (a stream with a descriptor); yields a stream
+    on the real stdout. Both, because a stream bound to sys.stdout need not write through descriptor 1."""
+    sys.stdout.flush()
+    target.flush()
+    saved = os.dup(1)
+    os.dup2(target.fileno(), 1)
+    real_stdout = os.fdopen(saved, "w", encoding="utf-8", closefd=True)
+    try:
+        with redirect_stdout(target):
+            yield real_stdout
+    finally:
+        sys.stdout.flush()
+        target.flush()
+        os.dup2(real_stdout.fileno(), 1)
+        real_stdout.close()
+
+
+@contextmanager
+def stdout_to_stderr() -> Iterator[TextIO]:
+    with stdout_to(sys.stderr) as real_stdout:
+        yield real_stdout
+
+
+def configure_logging(*, verbose: bool) -> None:
+    """Python logging to stderr, INFO with `verbose` else WARNING (a no-op where logging is already
+    configured, as under pytest); botocore's credential notices never."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    for name in _CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+@contextmanager
+def operator_output(*, verbose: bool, log_file: Path) -> Iterator[TextIO]:
+    """Logging configured, the handler's stdout sent to stderr (`verbose`) or to `log_file`; yields
+    the stream for the command's own output."""
+    configure_logging(verbose=verbose)
+    if verbose:
+        with stdout_to_stderr() as real_stdout:
+            yield real_stdout
+        return
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("w", encoding="utf-8") as log, stdout_to(log) as real_stdout:
+        yield real_stdout
