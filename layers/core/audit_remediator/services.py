@@ -4,12 +4,12 @@ import os
 from functools import cache
 
 import boto3
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 from botocore.config import Config
 
 from audit_remediator.adapters.executions import StepFunctionsExecutions
 from audit_remediator.adapters.history import RemediationHistory
-from audit_remediator.adapters.idempotency import PowertoolsOnce, idempotency_config
+from audit_remediator.adapters.idempotency import idempotency_config, once_per_key
 from audit_remediator.adapters.quarantine import QuarantineQueue
 from audit_remediator.intake import Services
 from audit_remediator.rules import DeployedActions, RuleSet, load_rules
@@ -35,6 +35,13 @@ def rules() -> RuleSet:
 
 
 @cache
+def once_config() -> IdempotencyConfig:
+    """One per container: the handler registers each invocation's context on it, so Powertools can
+    expire an in-progress record when the invocation runs out of time."""
+    return idempotency_config()
+
+
+@cache
 def audit_events_services() -> Services:
     settings = audit_events_settings()
     session = boto3.session.Session(region_name=settings.region)
@@ -50,11 +57,11 @@ def audit_events_services() -> Services:
             settings.history_retention_days,
         ),
         quarantine=QuarantineQueue(session.client("sqs", config=_BOTO_CONFIG), settings.quarantine_queue_url),
-        once=PowertoolsOnce(
+        start_once=once_per_key(
             DynamoDBPersistenceLayer(
                 table_name=settings.idempotency_table_name,
                 boto3_client=session.client("dynamodb", config=_BOTO_CONFIG),
             ),
-            idempotency_config(),
+            once_config(),
         ),
     )
