@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from moto import mock_aws
 from audit_remediator.errors import RulesError
 from audit_remediator.intake import handle_event, outcome_document
 from audit_remediator.planner import HANDLED_BY_FINDINGS
-from audit_remediator.rules import RuleSet
+from audit_remediator.rules import RuleSet, load_rules
 from tests.conftest import AUDIT_EVENTS_TOPIC_ARN, load_event, readme_decisions, sns_message, with_message
 from tests.unit.fakes import Fakes, RemediationTable, make_fakes
 
@@ -214,6 +215,21 @@ def test_key_order_and_whitespace_do_not_change_the_idempotency_key() -> None:
     run(fakes, with_message(event, reordered))
     assert len(fakes.once.items()) == 1
     assert len(fakes.executions.calls) == 1
+
+
+def test_a_new_rules_version_plans_the_audit_again() -> None:
+    # Security property 9: the rules version is part of the idempotency key and the execution name,
+    # so a delivery under a changed rules table is not mistaken for one the old table handled
+    rules = load_rules()
+    changed = replace(rules, version="0123456789ab")
+    tables = iter([rules, changed])
+    fakes = make_fakes(rules=lambda: next(tables))
+    event = load_event("scheduled-non-compliant")
+    first, second = run(fakes, event), run(fakes, event)
+    assert (first["decision"], second["decision"]) == ("remediate", "remediate")
+    assert second["execution"]["name"] == f"audit-9a7b3c2d1e0f4a5b6c7d8e9f0a1b2c3d-{changed.version}"
+    assert fakes.executions.names == [first["execution"]["name"], second["execution"]["name"]]
+    assert len(fakes.once.items()) == 2
 
 
 def test_unusable_rules_remediate_nothing_and_fail_the_invocation() -> None:
