@@ -89,8 +89,6 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "IoTAuditRemediator")
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "iot-audit-remediator")
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         dynamodb.create_table(TableName=f"{STACK_NAME}-idempotency", **_table("IdempotencyTable"))

@@ -1,7 +1,10 @@
 """Builds the production collaborators of the intake logic, lazily and once per container."""
 
+import functools
 import os
+from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 import boto3
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
@@ -12,6 +15,7 @@ from audit_remediator.adapters.history import RemediationHistory
 from audit_remediator.adapters.idempotency import idempotency_config, once_per_key
 from audit_remediator.adapters.quarantine import QuarantineQueue
 from audit_remediator.intake import Services
+from audit_remediator.observability import tracer
 from audit_remediator.rules import DeployedActions, RuleSet, load_rules
 from audit_remediator.settings import AuditEventsSettings
 
@@ -65,3 +69,25 @@ def audit_events_services() -> Services:
             once_config(),
         ),
     )
+
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def traced(handler: Handler) -> Handler:
+    """`handler` under Powertools' Tracer when TRACE_AWS_CALLS=true, else as it is; decided on the
+    first invocation, when the settings are read, so a cold import never loads the X-Ray SDK."""
+
+    @functools.wraps(handler)
+    def run(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return _tracing(handler)(event, context)
+
+    return run
+
+
+@cache
+def _tracing(handler: Handler) -> Handler:
+    if audit_events_settings().trace_aws_calls:
+        wrapped: Handler = tracer().capture_lambda_handler(handler)
+        return wrapped
+    return handler
