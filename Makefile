@@ -43,6 +43,7 @@ lint: $(VENV)/.synced ## ruff, ruff format --check, mypy --strict, sam validate 
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers/core/audit_remediator functions
+	$(VENV)/bin/mypy --strict sandbox tools bench
 	$(VENV)/bin/sam validate --lint --template template.yaml
 	@mkdir -p build
 	$(PY) -m tools.inline_definition template.yaml > build/template.inlined.json

@@ -17,11 +17,12 @@ AUDIT_EVENTS_TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{STACK_NAME}-audit-
 
 
 def function_environment() -> set[str]:
-    """The variables AuditEventsFunction's environment must set: its settings model, plus Powertools' own."""
+    """The variables AuditEventsFunction's environment must set: its settings model's required ones,
+    plus Powertools' log level (service name and namespace are constants in code)."""
     from audit_remediator.settings import AuditEventsSettings
 
-    modelled = {str(field.alias) for field in AuditEventsSettings.model_fields.values()}
-    return modelled | {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+    fields = AuditEventsSettings.model_fields.values()
+    return {str(field.alias) for field in fields if field.is_required()} | {"POWERTOOLS_LOG_LEVEL"}
 
 
 def load_event(name: str) -> dict[str, Any]:

@@ -5,14 +5,13 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from audit_remediator.intake import handle_event, outcome_document
-from audit_remediator.observability import logger, metrics, tracer
-from audit_remediator.services import audit_events_services
+from audit_remediator.observability import logger, metrics
+from audit_remediator.services import audit_events_services, once_config, traced
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler
+@traced
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    services = audit_events_services()
-    services.once.register_lambda_context(context)
-    return outcome_document(handle_event(event, services, context.aws_request_id))
+    once_config().register_lambda_context(context)
+    return outcome_document(handle_event(event, audit_events_services()))

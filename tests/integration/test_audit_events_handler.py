@@ -1,13 +1,17 @@
 """The real handler against moto: Powertools idempotency in DynamoDB, StartExecution, the quarantine queue.
 
-Tables are created from template.yaml's own definitions. Covers A1-A5, A7, A9 end to end at the handler.
+Tables are created from template.yaml's own definitions. Covers A1-A9, the fail-closed configuration
+readers and the decision log end to end at the handler.
 """
 
 import importlib.util
+import io
 import json
+import logging
 import re
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,13 +20,17 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyKeyError
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyKeyError,
+    IdempotencyPersistenceLayerError,
+)
 from moto import mock_aws
 from samtranslator.yaml_helper import yaml_parse
 
 from audit_remediator import services as production
-from audit_remediator.adapters.idempotency import PowertoolsOnce
 from audit_remediator.errors import RulesError
+from audit_remediator.intake import StartOrder
+from audit_remediator.observability import logger
 from tests.conftest import ACCOUNT_ID, REGION, ROOT, STACK_NAME, load_event
 from tests.unit.fakes import environment
 
@@ -81,8 +89,6 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "IoTAuditRemediator")
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "iot-audit-remediator")
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         dynamodb.create_table(TableName=f"{STACK_NAME}-idempotency", **_table("IdempotencyTable"))
@@ -105,6 +111,7 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
         cached_services = (
             production.audit_events_settings,
             production.rules,
+            production.once_config,
             production.audit_events_services,
         )
         for cached in cached_services:
@@ -201,19 +208,18 @@ def test_a_retry_after_a_timeout_past_start_execution_starts_nothing_new(stack: 
 def test_an_unavailable_idempotency_table_fails_closed(stack: Stack) -> None:
     # A7: no record, no execution; the invocation raises so Lambda retries and then keeps the event
     boto3.client("dynamodb", region_name=REGION).delete_table(TableName=stack.env["IDEMPOTENCY_TABLE_NAME"])
-    with pytest.raises(Exception, match=r"(?i)idempotency|ResourceNotFound"):
+    with pytest.raises(IdempotencyPersistenceLayerError, match=r"ResourceNotFoundException"):
         stack.invoke(load_event("scheduled-non-compliant"))
     assert stack.executions() == []
 
 
 def test_the_idempotency_key_can_never_silently_be_none(stack: Stack) -> None:
-    # A9: the runner the handler uses raises when its key is missing, instead of running unguarded
-    once = production.audit_events_services().once
-    assert isinstance(once, PowertoolsOnce)
-    assert once.config.raise_on_no_idempotency_key is True
+    # A9: the function the handler runs once raises when its key is missing, instead of running unguarded
+    services = production.audit_events_services()
     with pytest.raises(IdempotencyKeyError):
-        once.run_once(None, lambda: {"started": True})  # type: ignore[arg-type]
+        services.start_once(request={}, order=StartOrder("never-started", "{}"), services=services)  # type: ignore[arg-type]
     assert stack.idempotency_items() == []
+    assert stack.executions() == []
 
 
 def test_the_powertools_pin_has_the_in_progress_expiry_fix() -> None:
@@ -303,3 +309,181 @@ def test_a_rule_naming_an_action_the_stack_lacks_fails_the_invocation_and_starts
 
     assert stack.executions() == []
     assert stack.idempotency_items() == []
+
+
+@dataclass
+class HeldStart:
+    """The first StartExecution waits until the test lets it go, so other deliveries arrive while
+    the first invocation holds its idempotency record."""
+
+    entered: threading.Event
+    release: threading.Event
+
+
+@pytest.fixture
+def held_start(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> HeldStart:
+    executions = production.audit_events_services().executions
+    real_start = executions.start
+    held = HeldStart(threading.Event(), threading.Event())
+
+    def start(name: str, input_json: str) -> Any:
+        if not held.entered.is_set():
+            held.entered.set()
+            assert held.release.wait(30), "the test never released the first start"
+        return real_start(name, input_json)
+
+    monkeypatch.setattr(executions, "start", start)
+    return held
+
+
+def _in_background(call: Callable[[], dict[str, Any]]) -> tuple[threading.Thread, dict[str, Any]]:
+    result: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: result.update(call()))
+    thread.start()
+    return thread, result
+
+
+def test_a_rejected_concurrent_duplicate_leaves_the_first_invocations_lock(
+    stack: Stack, held_start: HeldStart
+) -> None:
+    # A4: a delivery turned away while another holds the key must not delete or release its record
+    event = load_event("scheduled-non-compliant")
+    thread, first = _in_background(lambda: stack.invoke(event, "request-1"))
+    assert held_start.entered.wait(30)
+    second = stack.invoke(event, "request-2")
+    [record] = stack.idempotency_items()
+    assert record["status"]["S"] == "INPROGRESS"
+    third = stack.invoke(event, "request-3")
+    held_start.release.set()
+    thread.join(30)
+    assert (first["decision"], second["decision"], third["decision"]) == (
+        "remediate",
+        "duplicate",
+        "duplicate",
+    )
+    assert len(stack.executions()) == 1
+
+
+def test_the_in_progress_record_expires_with_the_invocation(stack: Stack, held_start: HeldStart) -> None:
+    # A6: the handler gives Powertools the Lambda context, so a killed invocation's record carries
+    # in_progress_expiration (its deadline) and a retry after that deadline is not stuck
+    before_ms = int(time.time() * 1000)
+    thread, _ = _in_background(lambda: stack.invoke(load_event("scheduled-non-compliant")))
+    assert held_start.entered.wait(30)
+    [record] = stack.idempotency_items()
+    held_start.release.set()
+    thread.join(30)
+    deadline = int(record["in_progress_expiration"]["N"])
+    assert before_ms + LambdaContext("r").get_remaining_time_in_millis() <= deadline
+    assert deadline <= int(time.time() * 1000) + LambdaContext("r").get_remaining_time_in_millis()
+
+
+def test_a_name_used_by_a_closed_execution_is_the_same_run(stack: Stack) -> None:
+    # A5: the record is gone and the first execution has closed, so StartExecution answers
+    # ExecutionAlreadyExists: that is this audit's run, not a failure and not a reason for another
+    event = load_event("scheduled-non-compliant")
+    stack.invoke(event)
+    client = boto3.client("stepfunctions", region_name=REGION)
+    [execution] = stack.executions()
+    client.stop_execution(executionArn=execution["executionArn"])
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    for item in stack.idempotency_items():
+        dynamodb.delete_item(TableName=stack.env["IDEMPOTENCY_TABLE_NAME"], Key={"id": item["id"]})
+    outcome = stack.invoke(event, "request-2")
+    assert outcome["decision"] == "duplicate"
+    assert [e["name"] for e in stack.executions()] == [execution["name"]]
+
+
+def test_a_failure_after_start_execution_is_retried_into_the_same_execution(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A8: the invocation raises after StartExecution succeeded; Powertools deletes the in-progress
+    # record, Lambda retries, and the retry finds the execution the first attempt started
+    executions = production.audit_events_services().executions
+    real_start = executions.start
+
+    def start_then_fail(name: str, input_json: str) -> Any:
+        real_start(name, input_json)
+        raise ConnectionResetError("the connection dropped after StartExecution was accepted")
+
+    monkeypatch.setattr(executions, "start", start_then_fail)
+    event = load_event("scheduled-non-compliant")
+    with pytest.raises(ConnectionResetError):
+        stack.invoke(event)
+    assert stack.idempotency_items() == []
+    monkeypatch.setattr(executions, "start", real_start)
+    retried = stack.invoke(event, "request-2")
+    [execution] = stack.executions()
+    assert retried["execution"]["name"] == execution["name"]
+    [record] = stack.idempotency_items()
+    assert record["status"]["S"] == "COMPLETED"
+
+
+class InjectedFault(Exception):
+    """An error no reader raises on its own, so nothing on the way can mistake it for a known one."""
+
+
+def _break(target: Any, name: str) -> Callable[[pytest.MonkeyPatch], None]:
+    def fault(*args: Any, **kwargs: Any) -> Any:
+        raise InjectedFault(f"{name} failed")
+
+    return lambda monkeypatch: monkeypatch.setattr(target, name, fault)
+
+
+@pytest.mark.parametrize(
+    "break_reader",
+    [
+        pytest.param(_break(production.AuditEventsSettings, "from_environment"), id="settings"),
+        pytest.param(_break(production, "load_rules"), id="rules"),
+        pytest.param(_break(production, "DeployedActions"), id="stack action names"),
+    ],
+)
+def test_a_failing_configuration_reader_starts_nothing(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, break_reader: Callable[[pytest.MonkeyPatch], None]
+) -> None:
+    # Security property 10: any error reading the configuration means zero mitigation calls, and
+    # the invocation fails so the event is retried and then kept
+    break_reader(monkeypatch)
+    with pytest.raises(InjectedFault):
+        stack.invoke(load_event("scheduled-non-compliant"))
+    assert stack.executions() == []
+    assert stack.idempotency_items() == []
+
+
+def _decision_log(stack: Stack, event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+    try:
+        outcome = stack.invoke(event)
+    finally:
+        handler.setStream(previous)
+    [line] = [
+        entry for entry in map(json.loads, buffer.getvalue().splitlines()) if entry["message"] == "decision"
+    ]
+    return outcome, line
+
+
+def test_the_decision_log_names_the_audit_message_execution_and_tasks(stack: Stack) -> None:
+    # Security property 13: one structured line per decision an auditor can follow to AWS
+    event = load_event("scheduled-non-compliant")
+    outcome, line = _decision_log(stack, event)
+    [execution] = stack.executions()
+    assert line["decision"] == "remediate"
+    assert line["auditTaskId"] == outcome["execution"]["input"]["auditTaskId"]
+    assert line["snsMessageId"] == event["Records"][0]["Sns"]["MessageId"]
+    assert line["rulesVersion"] == outcome["rulesVersion"]
+    assert line["executionArn"] == execution["executionArn"]
+    assert line["mitigationTaskIds"] == [task["taskId"] for task in outcome["mitigationTasks"]]
+    assert line["affectedResources"] == sum(task["affectedResources"] for task in outcome["mitigationTasks"])
+    assert line["affectedResources"] > 0
+
+
+def test_the_decision_log_of_a_finding_names_the_finding(stack: Stack) -> None:
+    event = load_event("finding-shared-certificate")
+    outcome, line = _decision_log(stack, event)
+    [execution] = stack.executions()
+    assert line["executionArn"] == execution["executionArn"]
+    assert line["findingIds"] == [json.loads(event["Records"][0]["Sns"]["Message"])["findingId"]]
+    assert line["mitigationTaskIds"] == [task["taskId"] for task in outcome["mitigationTasks"]]

@@ -1,17 +1,27 @@
 """In-memory stand-ins for the intake logic's collaborators, recording every call."""
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 import boto3
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 from samtranslator.yaml_helper import yaml_parse
 
-from audit_remediator.adapters.executions import StartedExecution
 from audit_remediator.adapters.history import RemediationHistory
-from audit_remediator.intake import History, Services
-from audit_remediator.models.plan import Claim, FindingClaim, FindingWindowPlan
+from audit_remediator.adapters.idempotency import idempotency_config, once_per_key
+from audit_remediator.intake import History, Services, StartOrder
+from audit_remediator.models.identifiers import execution_arn
+from audit_remediator.models.plan import (
+    Claim,
+    FindingClaim,
+    FindingWindowPlan,
+    OnceKey,
+    Started,
+    StartedExecution,
+)
 from audit_remediator.rules import RuleSet, load_rules
 from audit_remediator.settings import AuditEventsSettings
 from tests.conftest import ACCOUNT_ID, AUDIT_EVENTS_TOPIC_ARN, REGION, ROOT, STACK_NAME
@@ -24,10 +34,13 @@ def template_mitigation_actions() -> tuple[str, ...]:
     return tuple(stack_mitigation_actions(yaml_parse((ROOT / "template.yaml").read_text())))
 
 
+STATE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:RemediationStateMachine-x1"
+
+
 def environment(**overrides: str) -> dict[str, str]:
     values = {
         "AUDIT_EVENTS_TOPIC_ARN": AUDIT_EVENTS_TOPIC_ARN,
-        "STATE_MACHINE_ARN": f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:RemediationStateMachine-x1",
+        "STATE_MACHINE_ARN": STATE_MACHINE_ARN,
         "IDEMPOTENCY_TABLE_NAME": f"{STACK_NAME}-IdempotencyTable",
         "REMEDIATION_TABLE_NAME": f"{STACK_NAME}-RemediationTable",
         "QUARANTINE_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/quarantine",
@@ -43,15 +56,15 @@ def environment(**overrides: str) -> dict[str, str]:
 
 @dataclass
 class FakeExecutions:
-    """Records every StartExecution call; the tests decide what a repeated name means."""
+    """Records every StartExecution call. It never decides that a name was used before: a test that
+    plays Step Functions returning an earlier run names it in `existing`."""
 
     calls: list[tuple[str, str]] = field(default_factory=list)
+    existing: set[str] = field(default_factory=set)
 
     def start(self, name: str, input_json: str) -> StartedExecution:
-        earlier = [known for known, _ in self.calls]
         self.calls.append((name, input_json))
-        arn = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:execution:RemediationStateMachine-x1:{name}"
-        return StartedExecution(arn, already_existed=name in earlier)
+        return StartedExecution(execution_arn(STATE_MACHINE_ARN, name), already_existed=name in self.existing)
 
     @property
     def names(self) -> list[str]:
@@ -102,19 +115,44 @@ class FakeQuarantine:
         self.kept.append((event, reason))
 
 
-@dataclass
-class FakeOnce:
-    """Remembers results by key, as the idempotency store does while its record lives."""
+_TABLES = itertools.count()
 
-    results: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def run_once(self, key: str, action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        if key not in self.results:
-            self.results[key] = action()
-        return self.results[key]
+class IdempotencyTable:
+    """Powertools idempotency itself on a table in moto's DynamoDB (inside `mock_aws`): the store's
+    conditional writes decide what is a duplicate, not a stand-in."""
 
-    def register_lambda_context(self, context: Any) -> None:
-        return None
+    def __init__(self) -> None:
+        self.client = boto3.client("dynamodb", region_name=REGION)
+        # A fresh table per set of fakes, so property tests may build many inside one mock.
+        self.name = f"idempotency-{next(_TABLES)}"
+        self.config: IdempotencyConfig = idempotency_config()
+        self._once = once_per_key(
+            DynamoDBPersistenceLayer(table_name=self.name, boto3_client=self.client), self.config
+        )
+        self._created = False
+
+    def start_once(self, *, request: OnceKey, order: StartOrder, services: Services) -> Started:
+        # The table appears on first use: property tests build thousands of fakes that never start.
+        if not self._created:
+            self.client.create_table(
+                TableName=self.name,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            )
+            self._created = True
+        return self._once(request=request, order=order, services=services)
+
+    def items(self) -> list[dict[str, Any]]:
+        if not self._created:
+            return []
+        return self.client.scan(TableName=self.name, ConsistentRead=True)["Items"]
+
+    def expire(self) -> None:
+        """What the record's TTL does a day later."""
+        for item in self.items():
+            self.client.delete_item(TableName=self.name, Key={"id": item["id"]})
 
 
 @dataclass
@@ -123,7 +161,7 @@ class Fakes:
     executions: FakeExecutions
     history: FakeHistory
     quarantine: FakeQuarantine
-    once: FakeOnce
+    once: IdempotencyTable
 
 
 class RemediationTable:
@@ -132,7 +170,7 @@ class RemediationTable:
 
     def __init__(self) -> None:
         self.client = boto3.client("dynamodb", region_name=REGION)
-        self.name = environment()["REMEDIATION_TABLE_NAME"]
+        self.name = f"{environment()['REMEDIATION_TABLE_NAME']}-{next(_TABLES)}"
         self.client.create_table(
             TableName=self.name,
             BillingMode="PAY_PER_REQUEST",
@@ -176,7 +214,7 @@ def make_fakes(
     history: History | None = None,
     **env: str,
 ) -> Fakes:
-    executions, quarantine, once = FakeExecutions(), FakeQuarantine(), FakeOnce()
+    executions, quarantine, once = FakeExecutions(), FakeQuarantine(), IdempotencyTable()
     fake_history = FakeHistory()
     services = Services(
         settings=AuditEventsSettings.from_environment(environment(**env)),
@@ -184,7 +222,7 @@ def make_fakes(
         executions=executions,
         history=history or fake_history,
         quarantine=quarantine,
-        once=once,
+        start_once=once.start_once,
         clock=lambda: now,
     )
     return Fakes(services, executions, fake_history, quarantine, once)

@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from moto import mock_aws
 from audit_remediator.errors import RulesError
 from audit_remediator.intake import handle_event, outcome_document
 from audit_remediator.planner import HANDLED_BY_FINDINGS
-from audit_remediator.rules import RuleSet
+from audit_remediator.rules import RuleSet, load_rules
 from tests.conftest import AUDIT_EVENTS_TOPIC_ARN, load_event, readme_decisions, sns_message, with_message
 from tests.unit.fakes import Fakes, RemediationTable, make_fakes
 
@@ -35,8 +36,11 @@ KINDS = {
 }
 
 
-def run(fakes: Fakes, event: Any, invocation: str = "invocation-1") -> dict[str, Any]:
-    return outcome_document(handle_event(event, fakes.services, invocation))
+pytestmark = pytest.mark.usefixtures("offline_aws")
+
+
+def run(fakes: Fakes, event: Any) -> dict[str, Any]:
+    return outcome_document(handle_event(event, fakes.services))
 
 
 def test_every_sample_event_has_a_kind(event_names: list[str]) -> None:
@@ -171,7 +175,7 @@ def test_three_deliveries_of_one_notification_start_one_execution() -> None:
     # A1: the same SNS message three times
     fakes = make_fakes()
     event = load_event("scheduled-non-compliant")
-    decisions = [run(fakes, event, f"invocation-{n}")["decision"] for n in range(3)]
+    decisions = [run(fakes, event)["decision"] for n in range(3)]
     assert decisions == ["remediate", "duplicate", "duplicate"]
     assert len(fakes.executions.calls) == 1
 
@@ -183,7 +187,7 @@ def test_two_messages_about_one_audit_start_one_execution() -> None:
     second = json.loads(json.dumps(first))
     second["Records"][0]["Sns"]["MessageId"] = "00000000-0000-4000-8000-000000000999"
     assert run(fakes, first)["decision"] == "remediate"
-    assert run(fakes, second, "invocation-2")["decision"] == "duplicate"
+    assert run(fakes, second)["decision"] == "duplicate"
     assert len(fakes.executions.calls) == 1
 
 
@@ -191,11 +195,12 @@ def test_a_duplicate_after_the_idempotency_record_expired_starts_nothing_new() -
     # A3: the record is gone; the deterministic execution name still holds
     fakes = make_fakes()
     event = load_event("scheduled-non-compliant")
-    run(fakes, event)
-    fakes.once.results.clear()
-    assert run(fakes, event, "invocation-2")["decision"] == "duplicate"
+    first_name = run(fakes, event)["execution"]["name"]
+    fakes.once.expire()
     # The same name with the same input: Step Functions returns the running execution, or refuses a
-    # name already used by a closed one, so a second run never starts
+    # name already used by a closed one (the adapter reports both as an earlier run)
+    fakes.executions.existing.add(first_name)
+    assert run(fakes, event)["decision"] == "duplicate"
     [first, again] = fakes.executions.calls
     assert again == first
 
@@ -207,9 +212,24 @@ def test_key_order_and_whitespace_do_not_change_the_idempotency_key() -> None:
     message = sns_message(event)
     reordered = json.dumps(dict(reversed(list(message.items()))), indent=4)
     run(fakes, event)
-    run(fakes, with_message(event, reordered), "invocation-2")
-    assert len(fakes.once.results) == 1
+    run(fakes, with_message(event, reordered))
+    assert len(fakes.once.items()) == 1
     assert len(fakes.executions.calls) == 1
+
+
+def test_a_new_rules_version_plans_the_audit_again() -> None:
+    # Security property 9: the rules version is part of the idempotency key and the execution name,
+    # so a delivery under a changed rules table is not mistaken for one the old table handled
+    rules = load_rules()
+    changed = replace(rules, version="0123456789ab")
+    tables = iter([rules, changed])
+    fakes = make_fakes(rules=lambda: next(tables))
+    event = load_event("scheduled-non-compliant")
+    first, second = run(fakes, event), run(fakes, event)
+    assert (first["decision"], second["decision"]) == ("remediate", "remediate")
+    assert second["execution"]["name"] == f"audit-9a7b3c2d1e0f4a5b6c7d8e9f0a1b2c3d-{changed.version}"
+    assert fakes.executions.names == [first["execution"]["name"], second["execution"]["name"]]
+    assert len(fakes.once.items()) == 2
 
 
 def test_unusable_rules_remediate_nothing_and_fail_the_invocation() -> None:
@@ -229,8 +249,8 @@ def test_a_redelivered_finding_is_recognised_and_queued_once() -> None:
     fakes = make_fakes()
     event = load_event("finding-shared-certificate")
     first = run(fakes, event)
-    fakes.once.results.clear()
-    second = run(fakes, event, "invocation-2")
+    fakes.once.expire()
+    second = run(fakes, event)
     assert (first["decision"], second["decision"]) == ("remediate", "duplicate")
     assert [len(ids) for ids in fakes.history.inbox.values()] == [1]
     [first_call, second_call] = fakes.executions.calls
@@ -250,7 +270,7 @@ def test_a_redelivered_finding_restarts_the_window_if_the_first_delivery_stopped
     with pytest.raises(RuntimeError):
         run(fakes, event)
     fakes.executions.start = original_start  # type: ignore[method-assign]
-    outcome = run(fakes, event, "invocation-2")
+    outcome = run(fakes, event)
     assert outcome["decision"] == "duplicate"
     assert fakes.executions.names == [outcome["execution"]["name"]]
 
@@ -262,7 +282,7 @@ def test_findings_of_one_window_share_its_execution() -> None:
     for index in range(5):
         message = sns_message(event)
         message["findingId"] = f"finding-{index}"
-        outcomes.append(run(fakes, with_message(event, message), f"invocation-{index}"))
+        outcomes.append(run(fakes, with_message(event, message)))
     assert len({outcome["execution"]["name"] for outcome in outcomes}) == 1
     # Each is its finding's first delivery, though only the first started the window's execution
     assert [outcome["decision"] for outcome in outcomes] == ["remediate"] * 5
@@ -290,7 +310,7 @@ def test_a_finding_the_audits_own_execution_covers_starts_nothing(table: Remedia
     # D34: the audit's execution already remediates every finding of its checks
     fakes = make_fakes(history=table.history)
     audit = run(fakes, load_event("scheduled-non-compliant"))
-    outcome = run(fakes, load_event("finding-shared-certificate"), "invocation-2")
+    outcome = run(fakes, load_event("finding-shared-certificate"))
     assert outcome["decision"] == "duplicate"
     assert audit["execution"]["name"] in outcome["reason"]
     assert fakes.executions.names == [audit["execution"]["name"]]
@@ -303,7 +323,7 @@ def test_an_audit_after_a_finding_of_its_check_leaves_that_check_to_the_finding_
     # A per-finding message queued first: the audit's filter task would act on the same finding again
     fakes = make_fakes(history=table.history)
     finding = run(fakes, load_event("finding-shared-certificate"))
-    audit = run(fakes, load_event("scheduled-non-compliant"), "invocation-2")
+    audit = run(fakes, load_event("scheduled-non-compliant"))
     assert (finding["decision"], audit["decision"]) == ("remediate", "remediate")
     assert SHARED not in {check for task in audit["mitigationTasks"] for check in task["checks"]}
     assert audit["skipped"][SHARED] == HANDLED_BY_FINDINGS
@@ -326,10 +346,10 @@ def test_a_finding_claimed_while_the_audit_was_being_planned_stays_with_its_wind
             return getattr(table.history, name)
 
         def claim_checks(self, *args: Any) -> dict[str, str]:
-            finding_delivered.append(run(fakes, load_event("finding-shared-certificate"), "invocation-f"))
+            finding_delivered.append(run(fakes, load_event("finding-shared-certificate")))
             return table.history.claim_checks(*args)
 
-    audit = run(make_fakes(history=FindingFirst()), load_event("scheduled-non-compliant"), "invocation-a")
+    audit = run(make_fakes(history=FindingFirst()), load_event("scheduled-non-compliant"))
     assert [outcome["decision"] for outcome in finding_delivered] == ["remediate"]
     assert audit["skipped"][SHARED] == HANDLED_BY_FINDINGS
     assert SHARED not in {check for task in audit["mitigationTasks"] for check in task["checks"]}
@@ -352,7 +372,7 @@ def test_an_audit_whose_checks_all_went_to_finding_windows_starts_nothing(table:
     assert (
         run(fakes, with_message(load_event("finding-shared-certificate"), message))["decision"] == "remediate"
     )
-    outcome = run(fakes, event, "invocation-2")
+    outcome = run(fakes, event)
     assert (outcome["decision"], outcome["execution"]) == ("no-action", None)
     assert outcome["skipped"][check] == HANDLED_BY_FINDINGS
     assert len(fakes.executions.calls) == 1
@@ -366,10 +386,11 @@ def test_a_redelivered_audit_after_a_check_went_to_a_finding_window_starts_the_s
     fakes = make_fakes(history=table.history)
     event = load_event("scheduled-non-compliant")
     run(fakes, load_event("finding-shared-certificate"))
-    first = run(fakes, event, "invocation-2")
-    fakes.once.results.clear()
-    run(fakes, finding_event("finding-iot-policy", "a-later-finding"), "invocation-3")
-    again = run(fakes, event, "invocation-4")
+    first = run(fakes, event)
+    fakes.once.expire()
+    fakes.executions.existing.add(first["execution"]["name"])
+    run(fakes, finding_event("finding-iot-policy", "a-later-finding"))
+    again = run(fakes, event)
     assert (first["decision"], again["decision"]) == ("remediate", "duplicate")
     audit_starts = [call for call in fakes.executions.calls if call[0] == first["execution"]["name"]]
     assert len(audit_starts) == 2
@@ -393,12 +414,12 @@ def test_each_finding_gets_one_path_whatever_the_order_of_deliveries(order: list
     with mock_aws():
         table = RemediationTable()
         fakes = make_fakes(history=table.history)
-        for step, index in enumerate(order):
+        for index in order:
             if expired:
-                fakes.once.results.clear()
+                fakes.once.expire()
             kind, name, finding_id = DELIVERIES[index]
             event = load_event(name) if kind == "audit" else finding_event(name, finding_id)
-            run(fakes, event, f"invocation-{step}")
+            run(fakes, event)
         # Then every finding is either in a finding window's inbox or under the audit's filter, never both
         audit_inputs = {
             json.dumps(json.loads(i), sort_keys=True)
@@ -419,7 +440,7 @@ def test_each_finding_gets_one_path_whatever_the_order_of_deliveries(order: list
 def test_a_finding_of_a_check_the_audit_did_not_cover_is_still_queued() -> None:
     fakes = make_fakes()
     run(fakes, load_event("check-insufficient-permissions"))  # covers REVOKED_DEVICE_... only
-    outcome = run(fakes, load_event("finding-shared-certificate"), "invocation-2")
+    outcome = run(fakes, load_event("finding-shared-certificate"))
     assert outcome["decision"] == "remediate"
 
 
@@ -427,9 +448,9 @@ def test_a_redelivery_in_a_later_window_reports_the_execution_it_was_queued_in()
     event = load_event("finding-shared-certificate")
     fakes = make_fakes(now=1_763_608_500.0)
     first = run(fakes, event)
-    fakes.once.results.clear()
+    fakes.once.expire()
     fakes.services.clock = lambda: 1_763_608_500.0 + 3600
-    again = run(fakes, event, "invocation-2")
+    again = run(fakes, event)
     assert again["decision"] == "duplicate"
     assert again["execution"]["name"] == first["execution"]["name"]
     assert again["execution"]["input"] == first["execution"]["input"]

@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audit_remediator.errors import RejectedMessageError
-from audit_remediator.intake import _message, handle_event
+from audit_remediator.inbound import parse_message
+from audit_remediator.intake import handle_event
 from audit_remediator.models.notifications import AuditCompletionNotification, FindingNotification
 from tests.conftest import load_event, sns_message, with_message
 from tests.unit.fakes import make_fakes
@@ -18,8 +19,11 @@ from tests.unit.fakes import make_fakes
 SCHEDULED = load_event("scheduled-non-compliant")
 
 
+pytestmark = pytest.mark.usefixtures("offline_aws")
+
+
 def parse(message: Any) -> AuditCompletionNotification | FindingNotification:
-    return _message(with_message(SCHEDULED, message))
+    return parse_message(message if isinstance(message, str) else json.dumps(message))
 
 
 def rejection(message: Any) -> RejectedMessageError:
@@ -189,7 +193,7 @@ any_text = st.text(st.characters(codec=None, exclude_categories=()), max_size=20
 def test_the_handler_only_ever_accepts_or_rejects_a_message(message: str) -> None:
     # Security property 8: whatever the payload, the outcome is a decision; nothing else escapes
     fakes = make_fakes()
-    outcome = handle_event(with_message(SCHEDULED, message), fakes.services, "fuzz")
+    outcome = handle_event(with_message(SCHEDULED, message), fakes.services)
     assert outcome.decision in {"remediate", "no-action", "rejected", "duplicate"}
     assert (outcome.decision == "rejected") == bool(fakes.quarantine.kept)
 

@@ -7,9 +7,11 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from audit_remediator.checks import KNOWN_CHECKS
 from audit_remediator.models.notifications import AuditCompletionNotification, FindingNotification
+from audit_remediator.models.plan import MAX_FINDING_IDS_PER_TASK, FindingIdsTarget
 from audit_remediator.planner import (
     HANDLED_BY_FINDINGS,
     PlanSettings,
@@ -426,3 +428,11 @@ def test_a_dry_run_plans_exactly_what_enforce_would_run(
         )
         assert window_batches(window_d, ["f1"]) == window_batches(window_e, ["f1"])
         assert window_d.mode == rule.mode
+
+
+def test_a_finding_ids_target_over_the_api_limit_is_refused_by_our_own_model() -> None:
+    # botocore does not enforce StartAuditMitigationActionsTask's 25 finding ids; our model must
+    ids = [f"finding-{index:02d}" for index in range(MAX_FINDING_IDS_PER_TASK + 1)]
+    assert FindingIdsTarget(finding_ids=ids[:-1]).finding_ids == ids[:-1]
+    with pytest.raises(ValidationError, match="at most 25 items"):
+        FindingIdsTarget(finding_ids=ids)

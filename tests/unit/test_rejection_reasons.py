@@ -14,6 +14,8 @@ from audit_remediator.plain_errors import describe, location
 from tests.conftest import EVENTS_DIR, load_event, sns_message, with_message
 from tests.unit.fakes import make_fakes
 
+pytestmark = pytest.mark.usefixtures("offline_aws")
+
 SCHEDULED = load_event("scheduled-non-compliant")
 FINDING = load_event("finding-shared-certificate")
 POLICY_FINDING = load_event("finding-iot-policy")
@@ -26,7 +28,7 @@ INTERNALS = re.compile(
 
 
 def reason(event: dict[str, Any]) -> str:
-    outcome = handle_event(event, make_fakes().services, "plain")
+    outcome = handle_event(event, make_fakes().services)
     assert outcome.decision == "rejected", outcome.reason
     return outcome.reason
 
@@ -71,7 +73,6 @@ def test_as_many_non_compliant_resources_as_examined_is_fine() -> None:
     outcome = handle_event(
         audit(auditDetails=[detail(nonCompliantResourcesCount=3, totalResourcesCount=3)]),
         make_fakes().services,
-        "plain",
     )
     assert outcome.decision == "remediate"
 
@@ -150,7 +151,7 @@ def test_many_problems_are_counted_after_the_first_three() -> None:
 def test_every_rejected_sample_event_has_a_plain_reason() -> None:
     reasons = []
     for path in sorted(EVENTS_DIR.glob("*.json")):
-        outcome = handle_event(json.loads(path.read_text()), make_fakes().services, "plain")
+        outcome = handle_event(json.loads(path.read_text()), make_fakes().services)
         if outcome.decision == "rejected":
             reasons.append(outcome.reason)
     assert len(reasons) == 4
@@ -258,7 +259,7 @@ def hostile_events(draw: st.DrawFn) -> dict[str, Any]:
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hostile_events())
 def test_every_rejection_of_a_generated_payload_is_plain_words(event: dict[str, Any]) -> None:
-    outcome = handle_event(event, make_fakes().services, "fuzz")
+    outcome = handle_event(event, make_fakes().services)
     if outcome.decision == "rejected":
         assert not INTERNALS.search(outcome.reason), outcome.reason
         assert outcome.reason.split(": ", 1)[0].replace("-", "").isalpha()

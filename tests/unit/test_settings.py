@@ -1,9 +1,11 @@
 """The function's environment: every variable modelled and validated at start-up, none defaulted."""
 
 import pytest
+from samtranslator.yaml_helper import yaml_parse
 
 from audit_remediator.errors import SettingsError
 from audit_remediator.settings import AuditEventsSettings
+from tests.conftest import ROOT
 from tests.unit.fakes import environment
 
 
@@ -38,3 +40,14 @@ def test_malformed_mitigation_action_names_are_refused(value: str, message: str)
         AuditEventsSettings.from_environment(environment(MITIGATION_ACTION_NAMES=value))
 
     assert message in str(raised.value)
+
+
+def test_the_stack_deploys_as_a_dry_run_unless_told_otherwise() -> None:
+    # D33: a plain `sam deploy` starts no mitigation task; the README tells users the same default
+    template = yaml_parse((ROOT / "template.yaml").read_text())
+    default = template["Parameters"]["RemediationMode"]["Default"]
+    variables = template["Resources"]["AuditEventsFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["REMEDIATION_MODE"] == {"Ref": "RemediationMode"}
+    settings = AuditEventsSettings.from_environment(environment(REMEDIATION_MODE=default))
+    assert settings.remediation_mode == "DryRun"
+    assert "| `RemediationMode` | `DryRun` |" in (ROOT / "README.md").read_text()

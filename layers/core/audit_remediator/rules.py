@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 from audit_remediator.checks import KNOWN_CHECKS, ActionType, canonical_check_name
 from audit_remediator.errors import RulesError
 from audit_remediator.models.identifiers import CheckName, ReasonCode
+from audit_remediator.models.plan import Mode
 
-Mode = Literal["enforce", "dry-run"]
 LogicalId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$")]
 
 

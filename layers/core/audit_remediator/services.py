@@ -1,17 +1,21 @@
 """Builds the production collaborators of the intake logic, lazily and once per container."""
 
+import functools
 import os
+from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 import boto3
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 from botocore.config import Config
 
 from audit_remediator.adapters.executions import StepFunctionsExecutions
 from audit_remediator.adapters.history import RemediationHistory
-from audit_remediator.adapters.idempotency import PowertoolsOnce, idempotency_config
+from audit_remediator.adapters.idempotency import idempotency_config, once_per_key
 from audit_remediator.adapters.quarantine import QuarantineQueue
 from audit_remediator.intake import Services
+from audit_remediator.observability import tracer
 from audit_remediator.rules import DeployedActions, RuleSet, load_rules
 from audit_remediator.settings import AuditEventsSettings
 
@@ -35,6 +39,13 @@ def rules() -> RuleSet:
 
 
 @cache
+def once_config() -> IdempotencyConfig:
+    """One per container: the handler registers each invocation's context on it, so Powertools can
+    expire an in-progress record when the invocation runs out of time."""
+    return idempotency_config()
+
+
+@cache
 def audit_events_services() -> Services:
     settings = audit_events_settings()
     session = boto3.session.Session(region_name=settings.region)
@@ -50,11 +61,33 @@ def audit_events_services() -> Services:
             settings.history_retention_days,
         ),
         quarantine=QuarantineQueue(session.client("sqs", config=_BOTO_CONFIG), settings.quarantine_queue_url),
-        once=PowertoolsOnce(
+        start_once=once_per_key(
             DynamoDBPersistenceLayer(
                 table_name=settings.idempotency_table_name,
                 boto3_client=session.client("dynamodb", config=_BOTO_CONFIG),
             ),
-            idempotency_config(),
+            once_config(),
         ),
     )
+
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def traced(handler: Handler) -> Handler:
+    """`handler` under Powertools' Tracer when TRACE_AWS_CALLS=true, else as it is; decided on the
+    first invocation, when the settings are read, so a cold import never loads the X-Ray SDK."""
+
+    @functools.wraps(handler)
+    def run(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return _tracing(handler)(event, context)
+
+    return run
+
+
+@cache
+def _tracing(handler: Handler) -> Handler:
+    if audit_events_settings().trace_aws_calls:
+        wrapped: Handler = tracer().capture_lambda_handler(handler)
+        return wrapped
+    return handler

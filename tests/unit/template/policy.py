@@ -260,8 +260,6 @@ def event_source_wiring(stack: Stack) -> list[str]:
         "QUARANTINE_QUEUE_URL": stack.ref("AuditEventsQuarantineQueue"),
         "REMEDIATION_MODE": stack.parameters["RemediationMode"],
         "MITIGATION_ACTION_NAME_PREFIX": f"{STACK_NAME}-",
-        "POWERTOOLS_SERVICE_NAME": "iot-audit-remediator",
-        "POWERTOOLS_METRICS_NAMESPACE": "IoTAuditRemediator",
     }
     problems += [
         f"{name}={environment.get(name)!r}, expected {value!r}"

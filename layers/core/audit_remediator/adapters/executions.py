@@ -1,22 +1,17 @@
 """Starting Step Functions executions by deterministic name."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from audit_remediator.errors import AwsCallError
+from audit_remediator.models.identifiers import execution_arn
+from audit_remediator.models.plan import StartedExecution
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
-
-
-@dataclass(frozen=True, slots=True)
-class StartedExecution:
-    execution_arn: str
-    already_existed: bool
 
 
 # StartExecution with a running execution's name and input returns that execution (HTTP 200), not an
@@ -44,8 +39,8 @@ class StepFunctionsExecutions:
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
-                arn = self._state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
-                return StartedExecution(execution_arn=arn, already_existed=True)
+                # A closed execution's name cannot be used again (90 days): that run was this one.
+                return StartedExecution(execution_arn(self._state_machine_arn, name), already_existed=True)
             raise AwsCallError(f"StartExecution {name} failed: {error}") from error
         except BotoCoreError as error:
             raise AwsCallError(f"StartExecution {name} failed: {error}") from error

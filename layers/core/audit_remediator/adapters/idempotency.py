@@ -1,46 +1,48 @@
-"""Powertools idempotency (DynamoDB) as the OnceRunner the intake logic expects."""
+"""Powertools idempotency (DynamoDB) around the intake's `start_once`: one decorated function."""
 
-from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, cast
 
 from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
+    BasePersistenceLayer,
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+from aws_lambda_powertools.utilities.idempotency.serialization.dataclass import DataclassSerializer
+
+from audit_remediator.intake import StartOnce, start_once
+from audit_remediator.models.plan import Started
 
 # Re-deliveries beyond a day are caught by the deterministic execution names and task ids.
 RECORD_TTL_SECONDS = 24 * 3600
+# Every field of OnceKey, named, so a field added to it cannot silently stay out of the key.
+ONCE_KEY_JMESPATH = "[kind, account_id, audit_task_id, finding_id, rules_version]"
 
 
-class PowertoolsOnce:
-    def __init__(self, persistence: DynamoDBPersistenceLayer, config: IdempotencyConfig) -> None:
-        self.persistence = persistence
-        self.config = config
-
-    def register_lambda_context(self, context: Any) -> None:
-        """Lets Powertools expire an in-progress record when the invocation runs out of time."""
-        self.config.register_lambda_context(context)
-
-    def run_once(self, key: str, action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        def start_remediation(request: dict[str, str]) -> dict[str, Any]:  # noqa: ARG001 - Powertools hashes it
-            return action()
-
-        once = cast(
-            Callable[..., dict[str, Any]],
-            idempotent_function(
-                start_remediation,
-                data_keyword_argument="request",
-                persistence_store=self.persistence,
-                config=self.config,
-            ),
-        )
-        return once(request={"idempotencyKey": key})
+def _replayed(response: Any, idempotent_data: DataRecord) -> Any:  # noqa: ARG001 - the hook signature
+    """A stored result handed to a later delivery: that delivery started nothing."""
+    return replace(response, replayed=True)
 
 
 def idempotency_config() -> IdempotencyConfig:
     return IdempotencyConfig(
-        event_key_jmespath="idempotencyKey",
+        event_key_jmespath=ONCE_KEY_JMESPATH,
         raise_on_no_idempotency_key=True,
         expires_after_seconds=RECORD_TTL_SECONDS,
+        response_hook=_replayed,
+    )
+
+
+def once_per_key(persistence: BasePersistenceLayer, config: IdempotencyConfig) -> StartOnce:
+    """`start_once` under Powertools idempotency: one run per OnceKey while its record lives."""
+    return cast(
+        StartOnce,
+        idempotent_function(
+            start_once,
+            data_keyword_argument="request",
+            persistence_store=persistence,
+            config=config,
+            output_serializer=DataclassSerializer(Started),
+        ),
     )

@@ -122,6 +122,38 @@ class Claim:
     execution_input: str
 
 
+@dataclass(frozen=True, slots=True)
+class StartedExecution:
+    """What StartExecution answered: `already_existed` for a run that started before this call."""
+
+    execution_arn: str
+    already_existed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OnceKey:
+    """What makes two deliveries the same: the idempotency key, a business key (never the SNS
+    MessageId). The rules version is part of it, so a new rules table plans again."""
+
+    kind: Literal["audit", "finding"]
+    account_id: AccountId
+    audit_task_id: AuditTaskId
+    rules_version: str
+    finding_id: FindingId | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """What starting once did, as the idempotency store keeps it; `replayed` marks the stored copy
+    returned to a later delivery."""
+
+    execution_name: str
+    execution_input: str
+    already_existed: bool
+    covered: bool = False
+    replayed: bool = False
+
+
 class ExecutionRequest(_Wire):
     name: ExecutionName
     input: AuditPlan | FindingWindowPlan
