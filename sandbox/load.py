@@ -29,6 +29,8 @@ class StormResult:
     executed: int
     in_failure_queue: int
     executed_and_in_failure_queue: int
+    kept_after_retries: int
+    kept_too_old: int
     lost: int
     executions_per_audit_max: int
     throttled_calls: int
@@ -40,6 +42,8 @@ class StormResult:
             "executed": self.executed,
             "inFailureQueue": self.in_failure_queue,
             "executedAndInFailureQueue": self.executed_and_in_failure_queue,
+            "keptAfterRetries": self.kept_after_retries,
+            "keptTooOld": self.kept_too_old,
             "lost": self.lost,
             "executionsPerAuditMax": self.executions_per_audit_max,
             "throttledCalls": self.throttled_calls,
@@ -137,9 +141,10 @@ def delivery_storm(
             .paginate(stateMachineArn=stack.physical_ids["RemediationStateMachine"])
         )
         names = [execution["name"] for page in pages for execution in page["executions"]]
-        failed = Counter(
-            _audit_of(record) for record in _drain(sb, stack.physical_ids["AuditEventsFailureQueue"])
-        )
+        records = _drain(sb, stack.physical_ids["AuditEventsFailureQueue"])
+    failed = Counter(_audit_of(record) for record in records)
+    # Lambda's destination record says why: RetriesExhausted, or EventAgeExceeded (MaximumEventAgeInSeconds).
+    conditions = Counter(str(record["requestContext"]["condition"]) for record in records)
     per_audit = Counter(name.split("-")[1] for name in names if name.startswith("audit-"))
     executed = {task_id for task_id in task_ids if per_audit[task_id]}
     in_failure_queue = {task_id for task_id in task_ids if failed[task_id]}
@@ -149,6 +154,8 @@ def delivery_storm(
         executed=len(executed),
         in_failure_queue=len(in_failure_queue),
         executed_and_in_failure_queue=len(executed & in_failure_queue),
+        kept_after_retries=conditions["RetriesExhausted"],
+        kept_too_old=conditions["EventAgeExceeded"],
         lost=len(set(task_ids) - executed - in_failure_queue),
         executions_per_audit_max=max(per_audit.values(), default=0),
         throttled_calls=start_faults.fired + put_faults.fired,

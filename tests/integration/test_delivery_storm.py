@@ -20,3 +20,4 @@ def test_twice_delivered_audits_under_throttling_are_executed_once_or_kept() -> 
     assert result.executions_per_audit_max == 1
     assert result.lost == 0
     assert result.executed + result.in_failure_queue - result.executed_and_in_failure_queue == 20
+    assert result.kept_after_retries + result.kept_too_old >= result.in_failure_queue
