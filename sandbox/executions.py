@@ -15,6 +15,12 @@ LOG = logging.getLogger(__name__)
 TERMINAL: Final = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 
 
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """The ARN Step Functions gives execution `name` (StartExecution's executionArn). The sandbox states
+    it apart from the product's own copy, so the two can disagree and a test can see it."""
+    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":" + name
+
+
 class ExecutionResult(dict[str, Any]):
     """DescribeExecution's answer, with `history` (GetExecutionHistory's events, all pages)."""
 

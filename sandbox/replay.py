@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from sandbox.cli_output import default_log_file, operator_output
+from sandbox.executions import execution_arn
 
 LOG = logging.getLogger("sandbox.replay")
 
@@ -122,10 +123,9 @@ def remediation_mode(text: str, template: Path) -> str:
     raise ValueError(f"unknown mode {text!r}: use {' or '.join(allowed)} (dry-run is accepted for DryRun)")
 
 
-def deploy_parameters(template: Path, mode: str) -> dict[str, str]:
+def deploy_parameters(mode: str) -> dict[str, str]:
     """What the replay deploys with: RemediationMode, every other parameter at its default, as a
-    plain `sam deploy` would (the template argument is there for callers that pass one)."""
-    del template
+    plain `sam deploy` would."""
     return {"RemediationMode": mode}
 
 
@@ -136,7 +136,7 @@ def replay(
     from sandbox.replay_seed import Seeding, seed_replayed_message
 
     with Sandbox(time_scale=TIME_SCALE) as sandbox:
-        stack = sandbox.deploy(template, parameters=deploy_parameters(template, mode))
+        stack = sandbox.deploy(template, parameters=deploy_parameters(mode))
         seeding = seed_replayed_message(sandbox, event) if seed else Seeding(note="nothing seeded: --no-seed")
         try:
             result = sandbox.invoke(FUNCTION, event)
@@ -146,12 +146,9 @@ def replay(
             raise ReplayError(f"{FUNCTION} returned {type(result).__name__}, not a JSON object")
         execution = result.get("execution")
         if isinstance(execution, dict) and execution.get("name"):
-            state_machine_arn = stack.physical_ids[STATE_MACHINE]
-            execution_arn = (
-                state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + execution["name"]
-            )
-            execution["status"] = _final_status(sandbox, execution_arn, wait_seconds)
-            execution.update(_workflow_outcome(sandbox, execution_arn))
+            arn = execution_arn(stack.physical_ids[STATE_MACHINE], execution["name"])
+            execution["status"] = _final_status(sandbox, arn, wait_seconds)
+            execution.update(_workflow_outcome(sandbox, arn))
         result["sandbox"] = seeding.document()
         return result
 

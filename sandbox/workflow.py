@@ -20,7 +20,7 @@ from sandbox.deployer import Stack
 from sandbox.device_defender import SeededAudit
 from sandbox.device_defender.mitigation import finding_message
 from sandbox.device_defender.state import Finding
-from sandbox.executions import ExecutionResult
+from sandbox.executions import ExecutionResult, execution_arn
 from sandbox.lambdas import sns_lambda_event
 from sandbox.lifecycle import Sandbox
 
@@ -54,7 +54,7 @@ class Workflow:
         return self.prefix + logical_id
 
     def execution_arn(self, name: str) -> str:
-        return self.state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + name
+        return execution_arn(self.state_machine_arn, name)
 
     def start(self, plan: Mapping[str, Any], name: str | None = None) -> str:
         name = name or f"test-{uuid.uuid4().hex[:12]}"

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from sandbox import Sandbox, Stack
+from sandbox.executions import execution_arn
 from sandbox.replay import FUNCTION, STATE_MACHINE, TIME_SCALE, _final_status, deploy_parameters
 from tests.conftest import EVENTS_DIR, ROOT
 
@@ -59,15 +60,16 @@ def _task_records(sb: Sandbox, stack: Stack, audit_task_id: str) -> dict[str, di
 def _replay_every_event(mode: str) -> dict[str, Replayed]:
     replayed = {}
     with Sandbox(time_scale=TIME_SCALE) as sb:
-        stack = sb.deploy(TEMPLATE, parameters=deploy_parameters(TEMPLATE, mode))
-        executions = stack.physical_ids[STATE_MACHINE].replace(":stateMachine:", ":execution:")
+        stack = sb.deploy(TEMPLATE, parameters=deploy_parameters(mode))
         for path in EVENT_FILES:
             _empty_tables(sb, stack)
             with sb.clock.frozen(at=HANDLER_NOW):
                 outcome = sb.invoke(FUNCTION, json.loads(path.read_text()))
             status, records = None, {}
             if outcome["execution"] is not None:
-                status = _final_status(sb, f"{executions}:{outcome['execution']['name']}", 20.0)
+                status = _final_status(
+                    sb, execution_arn(stack.physical_ids[STATE_MACHINE], outcome["execution"]["name"]), 20.0
+                )
                 records = _task_records(sb, stack, outcome["execution"]["input"]["auditTaskId"])
             replayed[path.name] = Replayed(outcome, status, records)
     return replayed

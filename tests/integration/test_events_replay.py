@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from sandbox import Sandbox
+from sandbox.executions import execution_arn
 from sandbox.replay import TIME_SCALE, _final_status, deploy_parameters
 from tests.conftest import EVENTS_DIR, ROOT, load_event, readme_decisions
 
@@ -21,7 +22,7 @@ def test_the_readme_states_a_decision_for_every_event() -> None:
 @pytest.fixture(scope="module", params=["Enforce", "DryRun"])
 def sandbox(request: pytest.FixtureRequest) -> Iterator[tuple[Sandbox, Any, str]]:
     with Sandbox(time_scale=TIME_SCALE) as sb:
-        stack = sb.deploy(TEMPLATE, parameters=deploy_parameters(TEMPLATE, request.param))
+        stack = sb.deploy(TEMPLATE, parameters=deploy_parameters(request.param))
         yield sb, stack, request.param
 
 
@@ -32,8 +33,8 @@ def test_each_event_gets_the_documented_decision(sandbox: tuple[Sandbox, Any, st
     assert outcome["decision"] == readme_decisions()[file]
     if outcome["execution"] is not None:
         assert outcome["execution"]["input"]["remediationMode"] == mode
-        arn = stack.physical_ids["RemediationStateMachine"].replace(":stateMachine:", ":execution:")
-        status = _final_status(sb, f"{arn}:{outcome['execution']['name']}", 20.0)
+        arn = execution_arn(stack.physical_ids["RemediationStateMachine"], outcome["execution"]["name"])
+        status = _final_status(sb, arn, 20.0)
         assert status == "SUCCEEDED"
 
 

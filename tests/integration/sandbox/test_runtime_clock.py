@@ -198,7 +198,7 @@ def test_time_does_not_go_backwards_unless_the_clock_is_set_while_stopped(sb: Sa
 def test_the_handler_takes_its_finding_window_from_the_sandbox_clock(sb: Sandbox) -> None:
     # Given the product's stack, and the clock stopped one second into a window on the hour
     template = ROOT / "template.yaml"
-    sb.deploy(template, parameters=deploy_parameters(template, "Enforce"))
+    sb.deploy(template, parameters=deploy_parameters("Enforce"))
     on_the_hour = datetime(2031, 3, 14, 2, 0, 0, tzinfo=UTC)
 
     # When a finding arrives

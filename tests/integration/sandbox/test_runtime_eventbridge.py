@@ -10,6 +10,7 @@ import pytest
 from moto.stepfunctions.parser.utils import TMP_THREADS
 
 from sandbox import Sandbox, transform_input
+from sandbox.executions import execution_arn
 from tests.conftest import ROOT
 from tests.integration.sandbox.conftest import RUNTIME_TEMPLATE
 
@@ -83,9 +84,9 @@ def test_the_templates_failed_execution_rule_reports_to_the_reports_topic(sb: Sa
         Endpoint=queue_arn,
         Attributes={"RawMessageDelivery": "true"},
     )
-    execution_arn = stack["RemediationStateMachine"].replace(":stateMachine:", ":execution:") + ":run-1"
+    arn = execution_arn(stack["RemediationStateMachine"], "run-1")
     detail = {
-        "executionArn": execution_arn,
+        "executionArn": arn,
         "stateMachineArn": stack["RemediationStateMachine"],
         "name": "run-1",
         "status": "TIMED_OUT",
@@ -100,7 +101,7 @@ def test_the_templates_failed_execution_rule_reports_to_the_reports_topic(sb: Sa
                 "Source": "aws.states",
                 "DetailType": "Step Functions Execution Status Change",
                 "Detail": json.dumps(detail),
-                "Resources": [execution_arn],
+                "Resources": [arn],
             }
         ]
     )
@@ -110,7 +111,7 @@ def test_the_templates_failed_execution_rule_reports_to_the_reports_topic(sb: Sa
     assert json.loads(message["Body"]) == {
         "kind": "execution-ended-abnormally",
         "status": "TIMED_OUT",
-        "executionArn": execution_arn,
+        "executionArn": arn,
         "executionName": "run-1",
         "stateMachineArn": stack["RemediationStateMachine"],
         "startDate": 1767225600000,
