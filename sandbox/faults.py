@@ -173,15 +173,22 @@ class CallLog(Sequence[ApiCall]):
     def paused(self) -> bool:
         return int(getattr(self._paused, "depth", 0)) > 0
 
+    @property
+    def faultable_while_paused(self) -> bool:
+        return bool(getattr(self._paused, "faultable", False))
+
     @contextmanager
-    def pause(self) -> Iterator[None]:
-        """Calls made by this thread meanwhile are neither logged nor faulted (the sandbox's own calls:
-        deploying, polling); other threads (executions, deliveries) are unaffected."""
+    def pause(self, *, faults: bool = False) -> Iterator[None]:
+        """Calls made by this thread meanwhile are neither logged nor (unless `faults`) faulted (the sandbox's
+        own calls: deploying, polling); other threads (executions, deliveries) are unaffected."""
         self._paused.depth = int(getattr(self._paused, "depth", 0)) + 1
+        faultable = self.faultable_while_paused
+        self._paused.faultable = faults
         try:
             yield
         finally:
             self._paused.depth -= 1
+            self._paused.faultable = faultable
 
 
 class FaultInjector:
@@ -257,7 +264,7 @@ class _Interceptor:
         self, model: OperationModel, params: dict[str, Any], context: dict[str, Any]
     ) -> tuple[AWSResponse, dict[str, Any]] | None:
         if self.calls.paused:
-            return None
+            return self._fault_unlogged(model, params, context) if self.calls.faultable_while_paused else None
         api_params = context.get(_PARAMS_KEY, {})
         mode, max_attempts = _retry_policy(context, model)
         attempt = 1
@@ -290,6 +297,17 @@ class _Interceptor:
             return _error_response(
                 params, code, status, fault.message or f"Injected by the sandbox: {code}", attempt
             )
+
+    def _fault_unlogged(
+        self, model: OperationModel, params: dict[str, Any], context: dict[str, Any]
+    ) -> tuple[AWSResponse, dict[str, Any]] | None:
+        """A paused caller that accepts faults (a deploy): the fault's error, once, neither logged nor retried."""
+        fault = self.faults._take(model, context.get(_PARAMS_KEY, {}))
+        if fault is None or fault.error is None:
+            return None
+        status = fault.status or _error_status(model, fault.error)
+        code = _error_code(model, fault.error)
+        return _error_response(params, code, status, fault.message or f"Injected by the sandbox: {code}", 1)
 
     def on_after_call(self, http_response: Any, parsed: dict[str, Any], context: dict[str, Any]) -> None:
         call = context.get(_CONTEXT_KEY)

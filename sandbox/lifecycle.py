@@ -72,6 +72,7 @@ class Sandbox:
         self.stepfunctions = StepFunctionsRuntime(self.clock)
         self.emulator: Any = None
         self.stacks: dict[str, Stack] = {}
+        self._deployments: dict[str, Deployment] = {}
         self._event_targets = EventBridgeTargets(
             region=region,
             calls=self.calls,
@@ -188,10 +189,24 @@ class Sandbox:
             lambdas=self.lambdas,
             emulator_available=self.emulator is not None,
         )
-        with self.calls.pause():
+        # Faults a test adds before deploying apply to the deploy's calls (a create that fails rolls back).
+        with self.calls.pause(faults=True):
             stack = deployment.run()
         self.stacks[stack_name] = stack
+        self._deployments[stack_name] = deployment
         return stack
+
+    def delete(self, stack_name: str = DEFAULT_STACK_NAME) -> list[str]:
+        """Deletes the stack (as `sam delete` would): its resources last created first, except those its
+        DeletionPolicy retains (Retain, RetainExceptOnCreate), which stay in the account. Returns their logical ids."""
+        self._require_open()
+        if stack_name not in self._deployments:
+            raise DeployError(f"stack {stack_name} does not exist in this sandbox")
+        with self.calls.pause():
+            kept = self._deployments[stack_name].delete()
+        del self._deployments[stack_name]
+        del self.stacks[stack_name]
+        return kept
 
     @property
     def stack(self) -> Stack:

@@ -35,3 +35,7 @@ class ResourceContext(Protocol):
 
 
 ResourceHandler = Callable[[ResourceContext, str, dict[str, Any]], Created]
+
+
+ResourceDeleter = Callable[[ResourceContext, Created, dict[str, Any]], None]
+"""Deletes what a handler created: its Created (physical id and attributes) and its resolved properties."""

@@ -1,7 +1,8 @@
 """One stack being created: the template translated and resolved, its resources created in dependency order
 through boto3 (moto, or the Device Defender emulator for the IoT audit APIs), every function registered with
 the in-process Lambda runner. `Ref` and `Fn::GetAtt` of a resource are the physical ids and attributes its
-handler returned."""
+handler returned. A create that fails rolls back: what this deployment created is deleted, last first,
+except resources whose DeletionPolicy is Retain (`teardown`)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ from sandbox.cloudformation.sam import ARTIFACT_BUCKET, translate_file
 from sandbox.cloudformation.stack import Stack
 from sandbox.deployer.clients import client
 from sandbox.deployer.errors import PhysicalNameTooLongError, UnsupportedResourceTypeError
+from sandbox.deployer.existing import refuse_existing
 from sandbox.deployer.resources import EMULATED_RESOURCE_TYPES, RESOURCE_HANDLERS
+from sandbox.deployer.teardown import KEPT_ON_DELETE, KEPT_ON_ROLLBACK, CreatedResource, delete_resources
 from sandbox.lambdas import LambdaRunner
 from sandbox.name_limits import NAME_MEMBERS, NameTooLongError, check_name
 
@@ -85,6 +88,7 @@ class Deployment:
         self.artifacts: dict[str, Path] = {}
         self._workdir = workdir
         self.after_deploy: list[Callable[[], Any]] = []
+        self.resources: list[CreatedResource] = []
 
     def run(self) -> Stack:
         if _STACK_NAME.fullmatch(self.stack_name) is None:
@@ -117,11 +121,15 @@ class Deployment:
             parameters=dict(parameters),
             template=template,
         )
-        for logical_id in creation_order(active):
-            resource_type = active[logical_id]["Type"]
-            properties = resolver.resolve(active[logical_id].get("Properties", {}))
-            self._create(logical_id, resource_type, properties)
-            stack.resource_types[logical_id] = resource_type
+        try:
+            for logical_id in creation_order(active):
+                resource_type = active[logical_id]["Type"]
+                properties = resolver.resolve(active[logical_id].get("Properties", {}))
+                self._create(logical_id, resource_type, properties, active[logical_id].get("DeletionPolicy"))
+                stack.resource_types[logical_id] = resource_type
+        except Exception:
+            self._roll_back()
+            raise
         for action in self.after_deploy:
             action()
         self._alias_sam_ids(translated.sam_resources, stack)
@@ -147,21 +155,39 @@ class Deployment:
                 + ", ".join(unsupported)
             )
 
-    def _create(self, logical_id: str, resource_type: str, properties: dict[str, Any]) -> None:
+    def _roll_back(self) -> None:
+        kept = delete_resources(self, self.resources, keep=KEPT_ON_ROLLBACK)
+        self.resources = kept
+        LOG.info("rolled back %s; kept %s", self.stack_name, [r.logical_id for r in kept])
+
+    def delete(self) -> list[str]:
+        """Deletes the stack's resources, last created first, keeping those its DeletionPolicy retains;
+        returns the logical ids kept."""
+        kept = delete_resources(self, self.resources, keep=KEPT_ON_DELETE)
+        self.resources = []
+        return [resource.logical_id for resource in kept]
+
+    def _create(
+        self, logical_id: str, resource_type: str, properties: dict[str, Any], deletion_policy: str | None
+    ) -> None:
         if resource_type in EMULATED_RESOURCE_TYPES and not self.emulator_available:
             raise UnsupportedResourceTypeError(
                 f"{logical_id}: {resource_type} needs the Device Defender emulator "
                 "(sandbox.device_defender), which is not available"
             )
         self._check_name(logical_id, resource_type, properties)
+        refuse_existing(self, logical_id, resource_type, properties)
         try:
-            created = RESOURCE_HANDLERS[resource_type](self, logical_id, properties)
+            created = RESOURCE_HANDLERS[resource_type](self, logical_id, dict(properties))
         except DeployError:
             raise
         except Exception as error:
             raise DeployError(f"{logical_id} ({resource_type}): {type(error).__name__}: {error}") from error
         self.created.physical_ids[logical_id] = created.physical_id
         self.created.attributes[logical_id] = created.attributes
+        self.resources.append(
+            CreatedResource(logical_id, resource_type, created, properties, deletion_policy or "Delete")
+        )
         LOG.debug("created %s %s = %s", resource_type, logical_id, created.physical_id)
 
     def _check_name(self, logical_id: str, resource_type: str, properties: Mapping[str, Any]) -> None:

@@ -1,8 +1,9 @@
-"""Which handler creates each resource type: the sandbox creates exactly these and refuses every other."""
+"""Which handler creates each resource type (the sandbox creates exactly these and refuses every other) and
+which deletes it (the types the project's template uses)."""
 
 from typing import Final
 
-from sandbox.deployer.context import ResourceHandler
+from sandbox.deployer.context import ResourceDeleter, ResourceHandler
 from sandbox.deployer.resources import (
     cloudwatch,
     dynamodb,
@@ -50,6 +51,31 @@ RESOURCE_HANDLERS: Final[dict[str, ResourceHandler]] = {
     "AWS::SQS::Queue": messaging.sqs_queue,
     "AWS::SQS::QueuePolicy": messaging.sqs_queue_policy,
     "AWS::StepFunctions::StateMachine": state_machines.state_machine,
+}
+RESOURCE_DELETERS: Final[dict[str, ResourceDeleter]] = {
+    "AWS::CloudWatch::Alarm": cloudwatch.delete_alarm,
+    "AWS::CloudWatch::Dashboard": cloudwatch.delete_dashboard,
+    "AWS::DynamoDB::Table": dynamodb.delete_dynamodb_table,
+    "AWS::Events::Rule": events.delete_events_rule,
+    "AWS::IAM::Role": iam.delete_iam_role,
+    "AWS::IoT::AccountAuditConfiguration": iot.delete_account_audit_configuration,
+    "AWS::IoT::MitigationAction": iot.delete_mitigation_action,
+    "AWS::IoT::Policy": iot.delete_iot_policy,
+    "AWS::IoT::ScheduledAudit": iot.delete_scheduled_audit,
+    "AWS::IoT::ThingGroup": iot.delete_thing_group,
+    "AWS::KMS::Alias": kms.delete_kms_alias,
+    "AWS::KMS::Key": kms.delete_kms_key,
+    "AWS::Lambda::EventInvokeConfig": lambda_functions.delete_event_invoke_config,
+    "AWS::Lambda::Function": lambda_functions.delete_lambda_function,
+    "AWS::Lambda::LayerVersion": lambda_functions.delete_layer_version,
+    "AWS::Lambda::Permission": lambda_functions.delete_lambda_permission,
+    "AWS::Logs::LogGroup": cloudwatch.delete_log_group,
+    "AWS::SNS::Subscription": messaging.delete_sns_subscription,
+    "AWS::SNS::Topic": messaging.delete_sns_topic,
+    "AWS::SNS::TopicPolicy": messaging.delete_sns_topic_policy,
+    "AWS::SQS::Queue": messaging.delete_sqs_queue,
+    "AWS::SQS::QueuePolicy": messaging.delete_sqs_queue_policy,
+    "AWS::StepFunctions::StateMachine": state_machines.delete_state_machine,
 }
 # Created by the Device Defender emulator, not moto.
 EMULATED_RESOURCE_TYPES: Final = frozenset(

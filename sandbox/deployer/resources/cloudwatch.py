@@ -50,3 +50,15 @@ def cloudwatch_dashboard(d: ResourceContext, logical_id: str, p: dict[str, Any])
     name = p.get("DashboardName") or d.physical_name(logical_id)
     d.client("cloudwatch").put_dashboard(DashboardName=name, DashboardBody=attribute_text(p["DashboardBody"]))
     return Created(name)
+
+
+def delete_log_group(d: ResourceContext, created: Created, _p: dict[str, Any]) -> None:
+    d.client("logs").delete_log_group(logGroupName=created.physical_id)
+
+
+def delete_alarm(d: ResourceContext, created: Created, _p: dict[str, Any]) -> None:
+    d.client("cloudwatch").delete_alarms(AlarmNames=[created.physical_id])
+
+
+def delete_dashboard(d: ResourceContext, created: Created, _p: dict[str, Any]) -> None:
+    d.client("cloudwatch").delete_dashboards(DashboardNames=[created.physical_id])

@@ -48,3 +48,7 @@ def dynamodb_table(d: ResourceContext, logical_id: str, p: dict[str, Any]) -> Cr
     if "LatestStreamArn" in description:
         attributes["StreamArn"] = description["LatestStreamArn"]
     return Created(name, attributes)
+
+
+def delete_dynamodb_table(d: ResourceContext, created: Created, _p: dict[str, Any]) -> None:
+    d.client("dynamodb").delete_table(TableName=created.physical_id)

@@ -70,3 +70,12 @@ def run_schedule_target(region: str, target: Mapping[str, Any]) -> Any:
             stateMachineArn=arn, input=payload
         )
     raise DeployError(f"schedule target {arn} is not supported by the sandbox")
+
+
+def delete_events_rule(d: ResourceContext, created: Created, p: dict[str, Any]) -> None:
+    events = d.client("events")
+    bus = {"EventBusName": p["EventBusName"]} if "EventBusName" in p else {}
+    target_ids = [target["Id"] for target in p.get("Targets", [])]
+    if target_ids:
+        events.remove_targets(Rule=created.physical_id, Ids=target_ids, **bus)
+    events.delete_rule(Name=created.physical_id, **bus)

@@ -100,3 +100,14 @@ def iam_managed_policy(d: ResourceContext, logical_id: str, p: dict[str, Any]) -
     for group in p.get("Groups", []):
         iam.attach_group_policy(GroupName=group, PolicyArn=arn)
     return Created(arn, {"PolicyArn": arn})
+
+
+def delete_iam_role(d: ResourceContext, created: Created, p: dict[str, Any]) -> None:
+    # IAM refuses to delete a role with policies: CloudFormation detaches and deletes them first.
+    iam = d.client("iam")
+    name = created.physical_id
+    for policy_arn in p.get("ManagedPolicyArns", []):
+        iam.detach_role_policy(RoleName=name, PolicyArn=policy_arn)
+    for policy_name in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+        iam.delete_role_policy(RoleName=name, PolicyName=policy_name)
+    iam.delete_role(RoleName=name)

@@ -106,3 +106,23 @@ def iot_account_audit_configuration(d: ResourceContext, logical_id: str, p: dict
         request=request,
     )
     return Created(str(p["AccountId"]))
+
+
+def delete_thing_group(d: ResourceContext, created: Created, _p: dict[str, Any]) -> None:
+    d.client("iot").delete_thing_group(thingGroupName=created.physical_id)
+
+
+def delete_iot_policy(d: ResourceContext, created: Created, _p: dict[str, Any]) -> None:
+    d.client("iot").delete_policy(policyName=created.physical_id)
+
+
+def delete_mitigation_action(d: ResourceContext, created: Created, _p: dict[str, Any]) -> None:
+    d.client("iot").delete_mitigation_action(actionName=created.physical_id)
+
+
+def delete_scheduled_audit(d: ResourceContext, created: Created, _p: dict[str, Any]) -> None:
+    d.client("iot").delete_scheduled_audit(scheduledAuditName=created.physical_id)
+
+
+def delete_account_audit_configuration(d: ResourceContext, _created: Created, _p: dict[str, Any]) -> None:
+    d.client("iot").delete_account_audit_configuration(deleteScheduledAudits=True)

@@ -31,3 +31,13 @@ def kms_key(d: ResourceContext, _logical_id: str, p: dict[str, Any]) -> Created:
 def kms_alias(d: ResourceContext, _logical_id: str, p: dict[str, Any]) -> Created:
     d.client("kms").create_alias(AliasName=p["AliasName"], TargetKeyId=p["TargetKeyId"])
     return Created(p["AliasName"])
+
+
+def delete_kms_key(d: ResourceContext, created: Created, p: dict[str, Any]) -> None:
+    # CloudFormation schedules the key's deletion (PendingWindowInDays, 30 by default), never deletes it at once.
+    days = int(p.get("PendingWindowInDays", 30))
+    d.client("kms").schedule_key_deletion(KeyId=created.physical_id, PendingWindowInDays=days)
+
+
+def delete_kms_alias(d: ResourceContext, created: Created, _p: dict[str, Any]) -> None:
+    d.client("kms").delete_alias(AliasName=created.physical_id)

@@ -108,3 +108,20 @@ def _placeholder_zip() -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("SANDBOX.txt", "The sandbox runs this function in-process from its CodeUri.\n")
     return buffer.getvalue()
+
+
+def delete_layer_version(d: ResourceContext, created: Created, _p: dict[str, Any]) -> None:
+    name, version = created.physical_id.rsplit(":", 2)[-2:]
+    d.client("lambda").delete_layer_version(LayerName=name, VersionNumber=int(version))
+
+
+def delete_lambda_function(d: ResourceContext, created: Created, _p: dict[str, Any]) -> None:
+    d.client("lambda").delete_function(FunctionName=created.physical_id)
+
+
+def delete_lambda_permission(d: ResourceContext, created: Created, p: dict[str, Any]) -> None:
+    d.client("lambda").remove_permission(FunctionName=p["FunctionName"], StatementId=created.physical_id)
+
+
+def delete_event_invoke_config(d: ResourceContext, _created: Created, p: dict[str, Any]) -> None:
+    d.client("lambda").delete_function_event_invoke_config(FunctionName=p["FunctionName"])

@@ -85,3 +85,58 @@ def sqs_queue_policy(d: ResourceContext, logical_id: str, p: dict[str, Any]) -> 
             QueueUrl=url, Attributes={"Policy": json.dumps(p["PolicyDocument"])}
         )
     return Created(d.physical_name(logical_id))
+
+
+def delete_sns_topic(d: ResourceContext, created: Created, _p: dict[str, Any]) -> None:
+    d.client("sns").delete_topic(TopicArn=created.physical_id)
+
+
+def delete_sns_topic_policy(d: ResourceContext, _created: Created, p: dict[str, Any]) -> None:
+    # Deleting an AWS::SNS::TopicPolicy puts back the topic's default access policy (the one CreateTopic gives).
+    for topic in p.get("Topics") or [p["TopicArn"]]:
+        d.client("sns").set_topic_attributes(
+            TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(_default_topic_policy(topic))
+        )
+
+
+def _default_topic_policy(topic_arn: str) -> dict[str, Any]:
+    """SNS's default topic access policy (Amazon SNS Developer Guide, "Example cases for Amazon SNS access
+    control"): the owning account may use the topic."""
+    account_id = topic_arn.split(":")[4]
+    actions = [
+        "GetTopicAttributes",
+        "SetTopicAttributes",
+        "AddPermission",
+        "RemovePermission",
+        "DeleteTopic",
+        "Subscribe",
+        "ListSubscriptionsByTopic",
+        "Publish",
+    ]
+    return {
+        "Version": "2008-10-17",
+        "Id": "__default_policy_ID",
+        "Statement": [
+            {
+                "Sid": "__default_statement_ID",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": [f"SNS:{action}" for action in actions],
+                "Resource": topic_arn,
+                "Condition": {"StringEquals": {"AWS:SourceOwner": account_id}},
+            }
+        ],
+    }
+
+
+def delete_sns_subscription(d: ResourceContext, created: Created, _p: dict[str, Any]) -> None:
+    d.client("sns").unsubscribe(SubscriptionArn=created.physical_id)
+
+
+def delete_sqs_queue(d: ResourceContext, created: Created, _p: dict[str, Any]) -> None:
+    d.client("sqs").delete_queue(QueueUrl=created.physical_id)
+
+
+def delete_sqs_queue_policy(d: ResourceContext, _created: Created, p: dict[str, Any]) -> None:
+    for url in p["Queues"]:
+        d.client("sqs").set_queue_attributes(QueueUrl=url, Attributes={"Policy": ""})

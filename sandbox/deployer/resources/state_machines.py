@@ -58,3 +58,7 @@ def substitute_definition(definition: str, substitutions: Mapping[str, Any], log
             f"{logical_id}: definition placeholders without DefinitionSubstitutions: {leftover}"
         )
     return result
+
+
+def delete_state_machine(d: ResourceContext, created: Created, _p: dict[str, Any]) -> None:
+    d.client("stepfunctions").delete_state_machine(stateMachineArn=created.physical_id)
