@@ -15,62 +15,22 @@ Each attempt is one entry in the call log.
 from __future__ import annotations
 
 import copy
-import random
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Final, cast, overload
+from typing import Any, Final, overload
 
 from botocore import handlers
 from botocore.awsrequest import AWSResponse
 from botocore.model import OperationModel
 
+from sandbox.botocore_errors import backoff, error_code, error_response, error_status, retry_policy, retryable
 from sandbox.clock import SandboxClock
 
 _CONTEXT_KEY: Final = "sandbox_call"
 _PARAMS_KEY: Final = "sandbox_params"
-_LEGACY_RETRYABLE_CODES: Final = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-    }
-)
-_LEGACY_RETRYABLE_STATUSES: Final = frozenset({500, 502, 503, 504, 509})
-_STANDARD_RETRYABLE_CODES: Final = frozenset(
-    {
-        *_LEGACY_RETRYABLE_CODES,
-        "TransactionInProgressException",
-        "RequestLimitExceeded",
-        "BandwidthLimitExceeded",
-        "LimitExceededException",
-        "RequestThrottled",
-        "SlowDown",
-        "PriorRequestNotComplete",
-        "EC2ThrottledException",
-        "RequestTimeout",
-        "RequestTimeoutException",
-    }
-)
-_STANDARD_RETRYABLE_STATUSES: Final = frozenset({500, 502, 503, 504})
-# Statuses for error codes the service model does not declare.
-_UNMODELLED_STATUSES: Final = {
-    "Throttling": 400,
-    "ThrottlingException": 429,
-    "TooManyRequestsException": 429,
-    "InternalFailure": 500,
-    "InternalFailureException": 500,
-    "InternalServerError": 500,
-    "InternalServerException": 500,
-    "ServiceUnavailable": 503,
-    "ServiceUnavailableException": 503,
-}
 
 
 @dataclass
@@ -266,7 +226,7 @@ class _Interceptor:
         if self.calls.paused:
             return self._fault_unlogged(model, params, context) if self.calls.faultable_while_paused else None
         api_params = context.get(_PARAMS_KEY, {})
-        mode, max_attempts = _retry_policy(context, model)
+        mode, max_attempts = retry_policy(context, model)
         attempt = 1
         while True:
             fault = self.faults._take(model, api_params)
@@ -277,8 +237,8 @@ class _Interceptor:
                 context[_CONTEXT_KEY] = call
                 self.calls.append(call)
                 return None
-            status = fault.status or _error_status(model, fault.error)
-            code = _error_code(model, fault.error)
+            status = fault.status or error_status(model, fault.error)
+            code = error_code(model, fault.error)
             self.calls.append(
                 ApiCall(
                     model.service_model.service_name,
@@ -290,11 +250,11 @@ class _Interceptor:
                     attempt=attempt,
                 )
             )
-            if attempt < max_attempts and _retryable(mode, code, status):
-                self.faults.clock.sleep(_backoff(mode, attempt))
+            if attempt < max_attempts and retryable(mode, code, status):
+                self.faults.clock.sleep(backoff(mode, attempt))
                 attempt += 1
                 continue
-            return _error_response(
+            return error_response(
                 params, code, status, fault.message or f"Injected by the sandbox: {code}", attempt
             )
 
@@ -305,9 +265,9 @@ class _Interceptor:
         fault = self.faults._take(model, context.get(_PARAMS_KEY, {}))
         if fault is None or fault.error is None:
             return None
-        status = fault.status or _error_status(model, fault.error)
-        code = _error_code(model, fault.error)
-        return _error_response(params, code, status, fault.message or f"Injected by the sandbox: {code}", 1)
+        status = fault.status or error_status(model, fault.error)
+        code = error_code(model, fault.error)
+        return error_response(params, code, status, fault.message or f"Injected by the sandbox: {code}", 1)
 
     def on_after_call(self, http_response: Any, parsed: dict[str, Any], context: dict[str, Any]) -> None:
         call = context.get(_CONTEXT_KEY)
@@ -393,76 +353,3 @@ def activate(faults: FaultInjector) -> None:
 def deactivate() -> None:
     with _HOOKS.lock:
         _HOOKS.active = None
-
-
-# --- helpers --------------------------------------------------------------------------------------
-
-
-def _retry_policy(context: dict[str, Any], model: OperationModel) -> tuple[str, int]:
-    config = context.get("client_config")
-    retries: dict[str, Any] = dict(getattr(config, "retries", None) or {})
-    mode = str(retries.get("mode") or "legacy")
-    if "total_max_attempts" in retries:
-        return mode, int(retries["total_max_attempts"])
-    if "max_attempts" in retries:
-        return mode, int(retries["max_attempts"]) + 1
-    if mode == "legacy":
-        return mode, 10 if model.service_model.service_name == "dynamodb" else 5
-    return mode, 3
-
-
-def _retryable(mode: str, code: str, status: int) -> bool:
-    if mode == "legacy":
-        return code in _LEGACY_RETRYABLE_CODES or status in _LEGACY_RETRYABLE_STATUSES
-    return code in _STANDARD_RETRYABLE_CODES or status in _STANDARD_RETRYABLE_STATUSES
-
-
-def _backoff(mode: str, attempt: int) -> float:
-    if mode == "legacy":
-        return float(random.random() * 2 ** (attempt - 1))
-    return float(min(20.0, random.random() * 2**attempt))
-
-
-def _error_shape_metadata(model: OperationModel, error: str) -> dict[str, Any] | None:
-    for shape in model.service_model.error_shapes:
-        metadata: dict[str, Any] = dict(shape.metadata.get("error") or {})
-        if error in (shape.name, metadata.get("code")):
-            metadata.setdefault("code", shape.name)
-            return metadata
-    return None
-
-
-def _error_status(model: OperationModel, error: str) -> int:
-    metadata = _error_shape_metadata(model, error)
-    if metadata is not None and metadata.get("httpStatusCode"):
-        return int(metadata["httpStatusCode"])
-    return _UNMODELLED_STATUSES.get(error, 400)
-
-
-def _error_code(model: OperationModel, error: str) -> str:
-    metadata = _error_shape_metadata(model, error)
-    return str(metadata["code"]) if metadata is not None else error
-
-
-class _EmptyBody:
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield b""
-
-
-def _error_response(
-    request: dict[str, Any], code: str, status: int, message: str, attempt: int
-) -> tuple[AWSResponse, dict[str, Any]]:
-    request_id = str(uuid.uuid4())
-    headers = {"x-amzn-requestid": request_id, "x-amzn-errortype": code}
-    http = AWSResponse(str(request.get("url", "")), status, cast(Any, headers), _EmptyBody())
-    parsed = {
-        "Error": {"Code": code, "Message": message},
-        "message": message,
-        "ResponseMetadata": {
-            "RequestId": request_id,
-            "HTTPStatusCode": status,
-            "HTTPHeaders": headers,
-            "RetryAttempts": attempt - 1,
-        },
-    }
-    return http, parsed

@@ -22,68 +22,21 @@ from sandbox.deployer.context import ResourceContext
 ExistsCheck = Callable[[ResourceContext, str], bool]
 
 
-def _absent_on(*codes: str) -> Callable[[Callable[[ResourceContext, str], Any]], ExistsCheck]:
-    """An existence check from a describe call: found unless the call fails with one of `codes`."""
+def _described(
+    service: str, operation: str, request: Callable[[ResourceContext, str], dict[str, Any]], *absent: str
+) -> ExistsCheck:
+    """An existence check from a describe call: found unless the call fails with one of `absent`."""
 
-    def wrap(describe: Callable[[ResourceContext, str], Any]) -> ExistsCheck:
-        def exists(d: ResourceContext, name: str) -> bool:
-            try:
-                describe(d, name)
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") in codes:
-                    return False
-                raise
-            return True
+    def exists(d: ResourceContext, name: str) -> bool:
+        try:
+            getattr(d.client(service), operation)(**request(d, name))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in absent:
+                return False
+            raise
+        return True
 
-        return exists
-
-    return wrap
-
-
-@_absent_on("NotFound", "NotFoundException")
-def _topic(d: ResourceContext, name: str) -> Any:
-    return d.client("sns").get_topic_attributes(TopicArn=f"arn:aws:sns:{d.region}:{d.account_id}:{name}")
-
-
-@_absent_on("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
-def _queue(d: ResourceContext, name: str) -> Any:
-    return d.client("sqs").get_queue_url(QueueName=name)
-
-
-@_absent_on("ResourceNotFoundException")
-def _table(d: ResourceContext, name: str) -> Any:
-    return d.client("dynamodb").describe_table(TableName=name)
-
-
-@_absent_on("ResourceNotFoundException")
-def _function(d: ResourceContext, name: str) -> Any:
-    return d.client("lambda").get_function(FunctionName=name)
-
-
-@_absent_on("NoSuchEntity")
-def _role(d: ResourceContext, name: str) -> Any:
-    return d.client("iam").get_role(RoleName=name)
-
-
-@_absent_on("ResourceNotFoundException")
-def _thing_group(d: ResourceContext, name: str) -> Any:
-    return d.client("iot").describe_thing_group(thingGroupName=name)
-
-
-@_absent_on("ResourceNotFoundException")
-def _iot_policy(d: ResourceContext, name: str) -> Any:
-    return d.client("iot").get_policy(policyName=name)
-
-
-@_absent_on("ResourceNotFoundException")
-def _mitigation_action(d: ResourceContext, name: str) -> Any:
-    return d.client("iot").describe_mitigation_action(actionName=name)
-
-
-@_absent_on("StateMachineDoesNotExist")
-def _state_machine(d: ResourceContext, name: str) -> Any:
-    arn = f"arn:aws:states:{d.region}:{d.account_id}:stateMachine:{name}"
-    return d.client("stepfunctions").describe_state_machine(stateMachineArn=arn)
+    return exists
 
 
 def _alarm(d: ResourceContext, name: str) -> bool:
@@ -106,17 +59,65 @@ def _alias(d: ResourceContext, name: str) -> bool:
 FIXED_NAMES: Final[dict[str, tuple[str, ExistsCheck]]] = {
     "AWS::CloudWatch::Alarm": ("AlarmName", _alarm),
     "AWS::CloudWatch::CompositeAlarm": ("AlarmName", _alarm),
-    "AWS::DynamoDB::Table": ("TableName", _table),
-    "AWS::IAM::Role": ("RoleName", _role),
-    "AWS::IoT::MitigationAction": ("ActionName", _mitigation_action),
-    "AWS::IoT::Policy": ("PolicyName", _iot_policy),
-    "AWS::IoT::ThingGroup": ("ThingGroupName", _thing_group),
+    "AWS::DynamoDB::Table": (
+        "TableName",
+        _described("dynamodb", "describe_table", lambda _d, n: {"TableName": n}, "ResourceNotFoundException"),
+    ),
+    "AWS::IAM::Role": (
+        "RoleName",
+        _described("iam", "get_role", lambda _d, n: {"RoleName": n}, "NoSuchEntity"),
+    ),
+    "AWS::IoT::MitigationAction": (
+        "ActionName",
+        _described(
+            "iot", "describe_mitigation_action", lambda _d, n: {"actionName": n}, "ResourceNotFoundException"
+        ),
+    ),
+    "AWS::IoT::Policy": (
+        "PolicyName",
+        _described("iot", "get_policy", lambda _d, n: {"policyName": n}, "ResourceNotFoundException"),
+    ),
+    "AWS::IoT::ThingGroup": (
+        "ThingGroupName",
+        _described(
+            "iot", "describe_thing_group", lambda _d, n: {"thingGroupName": n}, "ResourceNotFoundException"
+        ),
+    ),
     "AWS::KMS::Alias": ("AliasName", _alias),
-    "AWS::Lambda::Function": ("FunctionName", _function),
+    "AWS::Lambda::Function": (
+        "FunctionName",
+        _described("lambda", "get_function", lambda _d, n: {"FunctionName": n}, "ResourceNotFoundException"),
+    ),
     "AWS::Logs::LogGroup": ("LogGroupName", _log_group),
-    "AWS::SNS::Topic": ("TopicName", _topic),
-    "AWS::SQS::Queue": ("QueueName", _queue),
-    "AWS::StepFunctions::StateMachine": ("StateMachineName", _state_machine),
+    "AWS::SNS::Topic": (
+        "TopicName",
+        _described(
+            "sns",
+            "get_topic_attributes",
+            lambda d, n: {"TopicArn": f"arn:aws:sns:{d.region}:{d.account_id}:{n}"},
+            "NotFound",
+            "NotFoundException",
+        ),
+    ),
+    "AWS::SQS::Queue": (
+        "QueueName",
+        _described(
+            "sqs",
+            "get_queue_url",
+            lambda _d, n: {"QueueName": n},
+            "AWS.SimpleQueueService.NonExistentQueue",
+            "QueueDoesNotExist",
+        ),
+    ),
+    "AWS::StepFunctions::StateMachine": (
+        "StateMachineName",
+        _described(
+            "stepfunctions",
+            "describe_state_machine",
+            lambda d, n: {"stateMachineArn": f"arn:aws:states:{d.region}:{d.account_id}:stateMachine:{n}"},
+            "StateMachineDoesNotExist",
+        ),
+    ),
 }
 
 
