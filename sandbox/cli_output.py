@@ -8,6 +8,7 @@ INFO logs and stack traces.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
@@ -23,6 +24,22 @@ _CHATTY_LOGGERS: Final = ("botocore.credentials",)
 
 def default_log_file(command: str) -> Path:
     return LOG_DIRECTORY / f"{command}.log"
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, command: str) -> None:
+    """-v and --log-file, the same for every operator command."""
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="the handler's logs and metrics, INFO logs and stack traces on stderr",
+    )
+    parser.add_argument(
+        "--log-file",
+        type=Path,
+        default=default_log_file(command),
+        help=f"where the handler's logs and metrics go without -v (default build/sandbox/{command}.log)",
+    )
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from sandbox.cli_output import default_log_file, operator_output
+from sandbox.cli_output import add_output_arguments, operator_output
 
 TEMPLATE: Final = Path(__file__).resolve().parent.parent / "template.yaml"
 # Sandbox time runs 1000x faster: the audit, the 15 s status polls and the tasks take milliseconds.
@@ -307,18 +307,7 @@ def render(run: DemoRun, out: TextIO) -> bool:
 def main(argv: Sequence[str] = ()) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox demo", description=__doc__.splitlines()[0])
     parser.add_argument("--template", type=Path, default=TEMPLATE, help="default: template.yaml")
-    parser.add_argument(
-        "-v",
-        "--verbose",
-        action="store_true",
-        help="the handler's logs and metrics, INFO logs and stack traces on stderr",
-    )
-    parser.add_argument(
-        "--log-file",
-        type=Path,
-        default=default_log_file("demo"),
-        help="where the handler's logs and metrics go without -v (default build/sandbox/demo.log)",
-    )
+    add_output_arguments(parser, "demo")
     arguments = parser.parse_args(list(argv))
     with operator_output(verbose=arguments.verbose, log_file=arguments.log_file) as out:
         try:

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from sandbox.cli_output import default_log_file, operator_output
+from sandbox.cli_output import add_output_arguments, operator_output
 from sandbox.executions import execution_arn
 
 LOG = logging.getLogger("sandbox.replay")
@@ -72,18 +72,7 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
         default="Enforce",
         help="RemediationMode: Enforce (default) or DryRun; dry-run is accepted too",
     )
-    parser.add_argument(
-        "-v",
-        "--verbose",
-        action="store_true",
-        help="the handler's logs and metrics, INFO logs and stack traces on stderr",
-    )
-    parser.add_argument(
-        "--log-file",
-        type=Path,
-        default=default_log_file("replay"),
-        help="where the handler's logs and metrics go without -v (default build/sandbox/replay.log)",
-    )
+    add_output_arguments(parser, "replay")
     parser.add_argument("--template", default="template.yaml", type=Path, help="default: template.yaml")
     parser.add_argument(
         "--wait",
