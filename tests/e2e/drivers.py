@@ -118,10 +118,10 @@ class AwsDriver:
     # An on-demand audit of two checks takes minutes; the workflow polls its tasks every 15 s.
     report_timeout = 1800.0
 
-    def __init__(self, stack_name: str, *, enforce: bool) -> None:
+    def __init__(self, stack_name: str, *, enforce: bool, session: Any = None) -> None:
         import boto3
 
-        self.session = boto3.session.Session()
+        self.session = session or boto3.session.Session()
         stack = self.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
         self.outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
         parameters = {p["ParameterKey"]: p.get("ParameterValue") for p in stack.get("Parameters", [])}
