@@ -23,7 +23,7 @@ MODE ?= Enforce
 # V=1 shows the handler's logs and metrics, the sandbox's INFO logs and stack traces (-v).
 VERBOSE := $(if $(filter-out 0,$(V)),-v)
 
-.PHONY: help dev lint format test test-unit test-integration test-e2e replay demo bench build clean \
+.PHONY: help dev lint format test test-unit test-integration e2e replay demo bench build clean \
 	lint-template layer-requirements package deploy
 
 help: ## list the targets
@@ -54,8 +54,10 @@ format: $(VENV)/.synced ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: $(VENV)/.synced ## unit and integration suites (offline)
-	$(PY) -m pytest tests/unit tests/integration -n 2 $(PYTEST_ARGS)
+# The e2e suite runs against the sandbox here: STACK_NAME and ENFORCE from the environment must not
+# turn an offline run into one against a real account.
+test: $(VENV)/.synced ## unit, integration and e2e suites, all offline (the e2e suite in the sandbox)
+	env -u STACK_NAME -u ENFORCE $(PY) -m pytest tests/unit tests/integration tests/e2e -n 2 $(PYTEST_ARGS)
 
 test-unit: $(VENV)/.synced ## the unit suite alone (PYTEST_ARGS=... passed to pytest)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
@@ -63,7 +65,7 @@ test-unit: $(VENV)/.synced ## the unit suite alone (PYTEST_ARGS=... passed to py
 test-integration: $(VENV)/.synced ## the integration suite alone, the sandbox included (PYTEST_ARGS=...)
 	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
-test-e2e: $(VENV)/.synced ## against a deployed stack (STACK_NAME=...); skipped without one
+e2e: $(VENV)/.synced ## audit a throw-away fleet end to end: in the sandbox, or STACK_NAME=... [AWS_PROFILE=...] [ENFORCE=1]
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 
 replay: $(VENV)/.synced ## run EVENT=events/... through the real handler in the sandbox (MODE=Enforce|DryRun, V=1)

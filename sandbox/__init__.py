@@ -11,7 +11,7 @@ Where things are: `lifecycle` (the Sandbox: open, deploy, invoke, wait, settle, 
 Functions executions), `eventbridge` (rule targets, input transformers), `execution_events`
 (status-change events), `lambdas` (in-process Lambda), `stepfunctions` (the ASL interpreter's
 fixes), `deployer` (template.yaml into moto), `device_defender` (the emulator), `faults`,
-`patching` (every patch of moto and botocore), `workflow` (the workflow test harness).
+`patching` (every patch of moto and botocore), `iot_delete_checks` (DeleteCertificate's refusals), `workflow` (the workflow test harness).
 """
 
 from sandbox.clock import SandboxClock

@@ -35,6 +35,7 @@ from sandbox.executions import (
     wait_for_end,
 )
 from sandbox.faults import CallLog, FaultInjector
+from sandbox.iot_delete_checks import IoTDeleteChecks
 from sandbox.lambda_clock import handlers_read
 from sandbox.lambdas import LambdaRunner
 from sandbox.stepfunctions import StepFunctionsRuntime
@@ -80,6 +81,7 @@ class Sandbox:
             is_open=lambda: self._open,
         )
         self._status_events = ExecutionStatusEvents(region=region, account_id=account_id, calls=self.calls)
+        self._iot_delete_checks = IoTDeleteChecks()
         self._want_emulator = emulator
         self._emulator_options = dict(emulator_options or {})
         self._mock: Any = None
@@ -119,6 +121,7 @@ class Sandbox:
             self.lambdas.install()
             self._event_targets.install()
             self._status_events.install()
+            self._iot_delete_checks.install()
             if emulator_class is not None:
                 self.emulator = emulator_class(
                     clock=self.clock, account_id=self.account_id, region=self.region, **self._emulator_options
@@ -140,6 +143,7 @@ class Sandbox:
         steps += [
             self._status_events.stop_reporting,
             self._status_events.uninstall,
+            self._iot_delete_checks.uninstall,
             self._event_targets.uninstall,
             self.stepfunctions.uninstall,
             faults.deactivate,
