@@ -18,7 +18,8 @@ from sandbox import Sandbox, Stack
 from sandbox.lambdas import sns_lambda_event
 
 FUNCTION = "AuditEventsFunction"
-# A check whose default rule has no cap: every audit plans one task.
+# A check whose default rule has no cap: every audit plans one task. Each audit is seeded into the
+# emulator, which also writes its notification (the message Device Defender publishes).
 CHECK = "LOGGING_DISABLED_CHECK"
 
 
@@ -50,30 +51,6 @@ class StormResult:
         }
 
 
-def audit_notification(account_id: str, task_id: str) -> dict[str, Any]:
-    """A completed on-demand audit with one non-compliant check (reference §5.1 shape)."""
-    return {
-        "accountId": account_id,
-        "taskId": task_id,
-        "taskStatus": "COMPLETED",
-        "taskType": "ON_DEMAND_AUDIT_TASK",
-        "failedChecksCount": 0,
-        "canceledChecksCount": 0,
-        "nonCompliantChecksCount": 1,
-        "compliantChecksCount": 0,
-        "totalChecksCount": 1,
-        "taskStartTime": 1767225600000,
-        "auditDetails": [
-            {
-                "checkName": CHECK,
-                "checkRunStatus": "COMPLETED_NON_COMPLIANT",
-                "nonCompliantResourcesCount": 1,
-                "totalResourcesCount": 1,
-            }
-        ],
-    }
-
-
 def _drain(sb: Sandbox, queue_url: str) -> list[dict[str, Any]]:
     sqs = sb.client("sqs")
     bodies: list[dict[str, Any]] = []
@@ -100,7 +77,8 @@ def delivery_storm(
     topic_arn = stack.physical_ids["AuditEventsTopic"]
     with sb.calls.pause():
         subscription = sb.client("sns").list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"][0]
-    task_ids = [uuid.UUID(int=chance.getrandbits(128)).hex for _ in range(audits)]
+    seeded = [sb.emulator.seed_audit({CHECK: [{"account": sb.account_id}]}) for _ in range(audits)]
+    task_ids = [audit.task_id for audit in seeded]
     idempotency_table = stack.physical_ids["IdempotencyTable"]
     start_faults = sb.faults.add(
         "stepfunctions",
@@ -124,7 +102,7 @@ def delivery_storm(
                 event = sns_lambda_event(
                     subscription_arn=subscription["SubscriptionArn"],
                     topic_arn=topic_arn,
-                    message=json.dumps(audit_notification(sb.account_id, task_id)),
+                    message=json.dumps(sb.emulator.audit_notification(task_id)),
                     message_id=str(uuid.UUID(int=chance.getrandbits(128))),
                     subject=None,
                     message_attributes={},
