@@ -1,9 +1,11 @@
 """The services that publish reports and write IoT logs get through the policies, with the request context
 AWS documents for them: a condition on a key the service does not send would drop every delivery silently."""
 
+from collections.abc import Mapping
+
 import pytest
 
-from tests.unit.template.evaluate import ServiceRequest, allowed
+from sandbox.iam.evaluation import Caller, Policy, Request, evaluate
 from tests.unit.template.policy import arn
 from tests.unit.template.stack import ACCOUNT, STACK_NAME, Stack
 
@@ -11,54 +13,55 @@ OTHER_ACCOUNT = "210987654321"
 KMS_PUBLISH = ("kms:GenerateDataKey", "kms:Decrypt")
 
 
-def reports_key_statements(stack: Stack) -> list:
-    return stack.policy_statements(stack.resource("RemediationKey")["Properties"]["KeyPolicy"])
+def service(principal: str) -> Caller:
+    return Caller(principal, None, service=principal)
 
 
-def reports_topic_statements(stack: Stack) -> list:
-    return stack.policy_statements(
-        stack.resource("RemediationReportsTopicPolicy")["Properties"]["PolicyDocument"]
-    )
+def document(stack: Stack, logical_id: str, name: str) -> Policy:
+    resolved: Policy = stack.resolve(stack.resource(logical_id)["Properties"][name])
+    return resolved
+
+
+def key_allows(stack: Stack, principal: str, action: str, context: Mapping[str, str] | None = None) -> bool:
+    # A key policy must itself allow (resource_policy_required), as for every KMS key
+    request = Request(service(principal), action, stack.get_att("RemediationKey", "Arn"), context or {})
+    key_policy = document(stack, "RemediationKey", "KeyPolicy")
+    return evaluate(
+        request, resource_policy=key_policy, resource_account=ACCOUNT, resource_policy_required=True
+    ).allowed
+
+
+def topic_allows(stack: Stack, principal: str, context: Mapping[str, str]) -> bool:
+    request = Request(service(principal), "sns:Publish", stack.ref("RemediationReportsTopic"), context)
+    topic_policy = document(stack, "RemediationReportsTopicPolicy", "PolicyDocument")
+    return evaluate(request, resource_policy=topic_policy, resource_account=ACCOUNT).allowed
 
 
 @pytest.mark.parametrize("action", KMS_PUBLISH)
 def test_eventbridge_uses_the_reports_key_without_source_keys(stack: Stack, action: str) -> None:
     # Given the request EventBridge makes for a rule target on an encrypted topic: the SNS guide ("Key
     # management") says aws:SourceAccount/aws:SourceArn/aws:SourceOrgID are not supported in the key policy
-    request = ServiceRequest("events.amazonaws.com", action)
     # Then the key policy lets it encrypt the report
-    assert allowed(reports_key_statements(stack), request)
+    assert key_allows(stack, "events.amazonaws.com", action)
 
 
 def test_only_the_failed_executions_rule_publishes_to_the_reports_topic(stack: Stack) -> None:
     # Given EventBridge publishing for the stack's rule, and for some other rule
     rule = stack.get_att("RemediationExecutionFailedRule", "Arn")
-    ours = ServiceRequest(
-        "events.amazonaws.com", "sns:Publish", {"aws:SourceArn": rule, "aws:SecureTransport": "true"}
-    )
-    other = ServiceRequest(
-        "events.amazonaws.com",
-        "sns:Publish",
-        {"aws:SourceArn": arn("events", "rule/someone-elses"), "aws:SecureTransport": "true"},
-    )
+    ours = {"aws:SourceArn": rule, "aws:SecureTransport": "true"}
+    other = {"aws:SourceArn": arn("events", "rule/someone-elses"), "aws:SecureTransport": "true"}
     # Then the topic policy, which carries the source condition the key policy cannot, admits only ours
-    assert allowed(reports_topic_statements(stack), ours)
-    assert not allowed(reports_topic_statements(stack), other)
+    assert topic_allows(stack, "events.amazonaws.com", ours)
+    assert not topic_allows(stack, "events.amazonaws.com", other)
 
 
 @pytest.mark.parametrize("action", KMS_PUBLISH)
 def test_alarms_of_this_account_use_the_reports_key(stack: Stack, action: str) -> None:
     alarm = arn("cloudwatch", f"alarm:{STACK_NAME}-rules-invalid")
-    ours = ServiceRequest(
-        "cloudwatch.amazonaws.com", action, {"aws:SourceAccount": ACCOUNT, "aws:SourceArn": alarm}
-    )
-    foreign = ServiceRequest(
-        "cloudwatch.amazonaws.com",
-        action,
-        {"aws:SourceAccount": OTHER_ACCOUNT, "aws:SourceArn": alarm.replace(ACCOUNT, OTHER_ACCOUNT)},
-    )
-    assert allowed(reports_key_statements(stack), ours)
-    assert not allowed(reports_key_statements(stack), foreign)
+    ours = {"aws:SourceAccount": ACCOUNT, "aws:SourceArn": alarm}
+    foreign = {"aws:SourceAccount": OTHER_ACCOUNT, "aws:SourceArn": alarm.replace(ACCOUNT, OTHER_ACCOUNT)}
+    assert key_allows(stack, "cloudwatch.amazonaws.com", action, ours)
+    assert not key_allows(stack, "cloudwatch.amazonaws.com", action, foreign)
 
 
 # Unconfirmed whether IoT sends aws:SourceAccount/aws:SourceArn when it assumes the v2 logging role (the
@@ -71,8 +74,13 @@ IOT_LOGGING_CONTEXTS = {
 
 @pytest.mark.parametrize("reading", sorted(IOT_LOGGING_CONTEXTS))
 def test_iot_assumes_its_logging_role_whichever_keys_it_sends(stack: Stack, reading: str) -> None:
-    request = ServiceRequest("iot.amazonaws.com", "sts:AssumeRole", IOT_LOGGING_CONTEXTS[reading])
-    assert allowed(stack.trust_statements("IotLoggingRole"), request)
+    role = stack.get_att("IotLoggingRole", "Arn")
+    request = Request(service("iot.amazonaws.com"), "sts:AssumeRole", role, IOT_LOGGING_CONTEXTS[reading])
+    trust = document(stack, "IotLoggingRole", "AssumeRolePolicyDocument")
+    decision = evaluate(
+        request, resource_policy=trust, resource_account=ACCOUNT, resource_policy_required=True
+    )
+    assert decision.allowed, decision.reason
 
 
 def test_the_unconditioned_logging_role_may_only_write_iot_logs(stack: Stack) -> None:
