@@ -15,6 +15,9 @@ from typing import Any, Final
 import boto3
 
 from sandbox.faults import CallLog
+from sandbox.iam.enforcement import Enforcement
+from sandbox.iam.principals import role_session
+from sandbox.iam.requests import Access
 from sandbox.patching import Patch, patch_attribute, restore_patches
 
 _OUR_TARGETS: Final = frozenset({"sns", "lambda", "states"})
@@ -93,8 +96,10 @@ class EventBridgeTargets:
         calls: CallLog,
         invoke_async: Callable[[str, Any], object],
         is_open: Callable[[], bool],
+        iam: Enforcement | None = None,
     ) -> None:
         self.region = region
+        self._iam = iam
         self._calls = calls
         self._invoke_async = invoke_async
         self._is_open = is_open
@@ -126,6 +131,8 @@ class EventBridgeTargets:
             service = _service(target)
             if service not in _OUR_TARGETS:
                 continue
+            if not self._allowed(rule, target, service):
+                continue
             payload = target_input(target, event)
             body = payload if isinstance(payload, str) else json.dumps(payload)
             with self._calls.pause():
@@ -137,3 +144,27 @@ class EventBridgeTargets:
                     boto3.client("stepfunctions", region_name=self.region).start_execution(
                         stateMachineArn=target["Arn"], input=body
                     )
+
+    def _allowed(self, rule: Any, target: Mapping[str, Any], service: str) -> bool:
+        """EventBridge delivers to a topic or function as events.amazonaws.com, with aws:SourceArn the
+        rule's ARN (EventBridge user guide, "Using resource-based policies for Amazon EventBridge"); to
+        a state machine with the target's role."""
+        if self._iam is None:
+            return True
+        arn = str(target["Arn"])
+        if service == "sns":
+            access = Access("sns:Publish", arn, "topic", key_actions=("kms:GenerateDataKey", "kms:Decrypt"))
+            return self._iam.deliver("events.amazonaws.com", access, source_arn=rule.arn, operation="Publish")
+        if service == "lambda":
+            access = Access("lambda:InvokeFunction", arn, "function")
+            return self._iam.deliver("events.amazonaws.com", access, source_arn=rule.arn, operation="Invoke")
+        role = target.get("RoleArn")
+        context = {"aws:SourceArn": rule.arn, "aws:SourceAccount": self._iam.where.account}
+        if not role or self._iam.check_assume_role("events.amazonaws.com", str(role), context) is not None:
+            return False
+        return (
+            self._iam.check_role_actions(
+                role_session(str(role), "EventBridge"), [Access("states:StartExecution", arn)]
+            )
+            is None
+        )

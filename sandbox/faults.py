@@ -17,10 +17,10 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Final, overload
+from typing import Any, Final, Protocol, overload
 
 from botocore import handlers
 from botocore.awsrequest import AWSResponse
@@ -28,6 +28,7 @@ from botocore.model import OperationModel
 
 from sandbox.botocore_errors import backoff, error_code, error_response, error_status, retry_policy, retryable
 from sandbox.clock import SandboxClock
+from sandbox.iam.principals import current_caller
 
 _CONTEXT_KEY: Final = "sandbox_call"
 _PARAMS_KEY: Final = "sandbox_params"
@@ -77,6 +78,8 @@ class ApiCall:
     injected: bool = False
     attempt: int = 1
     started_at: float = field(default_factory=time.time)
+    # Who made the call: a role session's or service principal's ARN; None for the operator (a test).
+    caller: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -209,10 +212,28 @@ class FaultInjector:
 # --- the process-wide hooks -----------------------------------------------------------------------
 
 
+class Authorizer(Protocol):
+    """IAM's answer for a call by the thread's current caller: None when allowed."""
+
+    def check_call(self, service: str, operation: str, params: Mapping[str, Any]) -> Denied | None: ...
+
+
+class Denied(Protocol):
+    @property
+    def code(self) -> str: ...
+    @property
+    def status(self) -> int: ...
+    @property
+    def caller(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+
+
 class _Interceptor:
-    def __init__(self, faults: FaultInjector) -> None:
+    def __init__(self, faults: FaultInjector, authorizer: Authorizer | None = None) -> None:
         self.faults = faults
         self.calls = faults.calls
+        self.authorizer = authorizer
 
     def on_parameters(self, params: dict[str, Any], context: dict[str, Any]) -> None:
         try:
@@ -226,6 +247,23 @@ class _Interceptor:
         if self.calls.paused:
             return self._fault_unlogged(model, params, context) if self.calls.faultable_while_paused else None
         api_params = context.get(_PARAMS_KEY, {})
+        service = model.service_model.service_name
+        if self.authorizer is not None:
+            denied = self.authorizer.check_call(service, model.name, api_params)
+            if denied is not None:
+                self.calls.append(
+                    ApiCall(
+                        service,
+                        model.name,
+                        api_params,
+                        outcome=denied.code,
+                        status=denied.status,
+                        caller=denied.caller,
+                    )
+                )
+                return error_response(params, denied.code, denied.status, denied.message, 1)
+        caller = current_caller()
+        caller_arn = caller.arn if caller is not None else None
         mode, max_attempts = retry_policy(context, model)
         attempt = 1
         while True:
@@ -233,7 +271,7 @@ class _Interceptor:
             if fault is not None and fault.delay > 0:
                 self.faults.clock.sleep(fault.delay)
             if fault is None or fault.error is None:
-                call = ApiCall(model.service_model.service_name, model.name, api_params, attempt=attempt)
+                call = ApiCall(service, model.name, api_params, attempt=attempt, caller=caller_arn)
                 context[_CONTEXT_KEY] = call
                 self.calls.append(call)
                 return None
@@ -248,6 +286,7 @@ class _Interceptor:
                     status=status,
                     injected=True,
                     attempt=attempt,
+                    caller=caller_arn,
                 )
             )
             if attempt < max_attempts and retryable(mode, code, status):
@@ -342,12 +381,12 @@ def install_hooks() -> None:
         _HOOKS.installed = True
 
 
-def activate(faults: FaultInjector) -> None:
+def activate(faults: FaultInjector, authorizer: Authorizer | None = None) -> None:
     install_hooks()
     with _HOOKS.lock:
         if _HOOKS.active is not None:
             raise RuntimeError("another sandbox is open in this process; sandboxes cannot be nested")
-        _HOOKS.active = _Interceptor(faults)
+        _HOOKS.active = _Interceptor(faults, authorizer)
 
 
 def deactivate() -> None:

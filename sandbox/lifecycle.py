@@ -35,6 +35,9 @@ from sandbox.executions import (
     wait_for_end,
 )
 from sandbox.faults import CallLog, FaultInjector
+from sandbox.iam.enforcement import Enforcement
+from sandbox.iam.requests import Where
+from sandbox.iam.service_contexts import IotReading
 from sandbox.iot_delete_checks import IoTDeleteChecks
 from sandbox.lambda_clock import handlers_read
 from sandbox.lambdas import LambdaRunner
@@ -59,6 +62,8 @@ class Sandbox:
         account_id: str = DEFAULT_ACCOUNT_ID,
         emulator: bool = True,
         emulator_options: Mapping[str, Any] | None = None,
+        enforce_iam: bool = True,
+        iot_reading: IotReading = IotReading.SOURCE_OF_THE_ROLE,
     ) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
@@ -68,8 +73,13 @@ class Sandbox:
         self.clock = SandboxClock(time_scale)
         self.calls = CallLog()
         self.faults = FaultInjector(self.calls, clock=self.clock)
+        # IAM as AWS enforces it, for every caller but the operator (see sandbox.iam).
+        self.iam = Enforcement(
+            Where("aws", region, account_id), enabled=enforce_iam, iot_reading=iot_reading, calls=self.calls
+        )
         self.lambdas = LambdaRunner(region=region, account_id=account_id, time_scale=time_scale)
         self.lambdas.before_invoke.append(handlers_read(self.clock))
+        self.lambdas.iam = self.iam
         self.stepfunctions = StepFunctionsRuntime(self.clock)
         self.emulator: Any = None
         self.stacks: dict[str, Stack] = {}
@@ -79,6 +89,7 @@ class Sandbox:
             calls=self.calls,
             invoke_async=self.lambdas.invoke_async,
             is_open=lambda: self._open,
+            iam=self.iam,
         )
         self._status_events = ExecutionStatusEvents(region=region, account_id=account_id, calls=self.calls)
         self._iot_delete_checks = IoTDeleteChecks()
@@ -116,7 +127,7 @@ class Sandbox:
         self._open = True
         boto3.DEFAULT_SESSION = default_session(self.region)
         try:
-            faults.activate(self.faults)
+            faults.activate(self.faults, self.iam)
             self.stepfunctions.install()
             self.lambdas.install()
             self._event_targets.install()
@@ -126,6 +137,7 @@ class Sandbox:
                 self.emulator = emulator_class(
                     clock=self.clock, account_id=self.account_id, region=self.region, **self._emulator_options
                 )
+                self.emulator.authority = self.iam
                 self.emulator.install()
         except BaseException:
             self.close()
@@ -192,6 +204,7 @@ class Sandbox:
             account_id=self.account_id,
             lambdas=self.lambdas,
             emulator_available=self.emulator is not None,
+            iam=self.iam,
         )
         # Faults a test adds before deploying apply to the deploy's calls (a create that fails rolls back).
         with self.calls.pause(faults=True):

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from sandbox.iam.enforcement import Enforcement
 from sandbox.lambdas import LambdaRunner
 
 
@@ -22,6 +23,8 @@ class ResourceContext(Protocol):
     region: str
     account_id: str
     lambdas: LambdaRunner
+    # The account's IAM, for the role checks services make when a resource is created (None: unchecked).
+    iam: Enforcement | None
     layer_dirs: dict[str, Path]
     after_deploy: list[Callable[[], Any]]
 

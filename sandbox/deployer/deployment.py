@@ -25,6 +25,7 @@ from sandbox.deployer.errors import PhysicalNameTooLongError, UnsupportedResourc
 from sandbox.deployer.existing import refuse_existing
 from sandbox.deployer.resources import EMULATED_RESOURCE_TYPES, RESOURCE_HANDLERS
 from sandbox.deployer.teardown import KEPT_ON_DELETE, KEPT_ON_ROLLBACK, CreatedResource, delete_resources
+from sandbox.iam.enforcement import Enforcement
 from sandbox.lambdas import LambdaRunner
 from sandbox.name_limits import NAME_MEMBERS, NameTooLongError, check_name
 
@@ -69,6 +70,7 @@ class Deployment:
         account_id: str,
         lambdas: LambdaRunner,
         emulator_available: bool,
+        iam: Enforcement | None = None,
         workdir: Path | None = None,
     ) -> None:
         self.template_path = template_path.resolve()
@@ -76,6 +78,7 @@ class Deployment:
         self.region = region
         self.account_id = account_id
         self.lambdas = lambdas
+        self.iam = iam
         self.emulator_available = emulator_available
         digest = hashlib.sha1(f"{stack_name}{template_path}".encode(), usedforsecurity=False).hexdigest()
         self.stack_id = (

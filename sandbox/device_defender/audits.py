@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from sandbox.device_defender import catalog
+from sandbox.device_defender.action_permissions import audit_source_arn, notification_permissions
 from sandbox.device_defender.audit_config import enabled_checks
 from sandbox.device_defender.checks import AuditContext, evaluate
 from sandbox.device_defender.errors import invalid_request, limit_exceeded, not_found
@@ -83,7 +84,7 @@ def complete_audit(service: Service, state: RegionState, region: str, audit: Aud
         audit.results[check] = result
     audit.status = "COMPLETED"
     audit.end = when
-    _notify(service, state, audit)
+    _notify(service, state, audit, region)
 
 
 def audit_notification(account_id: str, audit: AuditTask) -> dict[str, Any]:
@@ -121,10 +122,20 @@ def audit_notification(account_id: str, audit: AuditTask) -> dict[str, Any]:
     return message
 
 
-def _notify(service: Service, state: RegionState, audit: AuditTask) -> None:
+def _notify(service: Service, state: RegionState, audit: AuditTask, region: str) -> None:
     target = state.audit_config.notification_targets.get("SNS")
     if not target or not target.get("enabled") or not target.get("targetArn"):
         return
+    if service.authority is not None:
+        denial = service.authority.iot_role_denial(
+            str(target.get("roleArn", "")),
+            audit_source_arn(region, service.account_id),
+            notification_permissions(target["targetArn"]),
+        )
+        if denial is not None:
+            # Device Defender does not fail an audit over its notification: the message is lost.
+            service.queue_message("audit-denied", target["targetArn"], denial[1])
+            return
     service.queue_message(
         "audit", target["targetArn"], json.dumps(audit_notification(service.account_id, audit))
     )
@@ -214,7 +225,7 @@ def cancel_audit_task(call: Call) -> dict[str, Any]:
     audit.end = call.service.clock.now()
     for result in audit.results.values():
         result.status = "CANCELED"
-    _notify(call.service, call.state, audit)
+    _notify(call.service, call.state, audit, call.region)
     return {}
 
 

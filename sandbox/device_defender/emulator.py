@@ -23,6 +23,7 @@ from moto.iot.models import IoTBackend, iot_backends
 from moto.sns.models import sns_backends
 
 from sandbox.device_defender import actions, audit_config, audits, hooks, logging_options, suppressions, tasks
+from sandbox.device_defender.action_permissions import RoleAuthority
 from sandbox.device_defender.clock import Clock, SystemClock
 from sandbox.device_defender.errors import ContractViolation, invalid_request, not_found
 from sandbox.device_defender.request_rules import broken_rule
@@ -92,6 +93,8 @@ class DeviceDefenderEmulator:
         self.max_in_progress_mitigation_tasks = max_in_progress_mitigation_tasks
         self.check_responses = check_responses
         self.published: list[PublishedMessage] = []
+        # IAM for the roles IoT assumes; the sandbox sets it (the emulator alone checks nothing).
+        self.authority: RoleAuthority | None = None
         self._publisher = publisher
         self._random = random.Random(seed)
         self._lock = threading.RLock()
@@ -320,6 +323,7 @@ class DeviceDefenderEmulator:
             iot=self._iot,
             topic_exists=self._topic_exists,
             queue_message=lambda kind, topic_arn, message: self._outbox.append((kind, topic_arn, message)),
+            authority=self.authority,
         )
 
     def _flush(self) -> None:
@@ -327,6 +331,10 @@ class DeviceDefenderEmulator:
         with self._lock:
             outbox, self._outbox = self._outbox, []
         for kind, topic_arn, message in outbox:
+            if kind.endswith("-denied"):
+                # IAM refused the role IoT publishes with: nothing is sent, the reason is kept.
+                self.published.append(PublishedMessage(kind.removesuffix("-denied"), topic_arn, "", message))
+                continue
             error = None
             try:
                 self._publish(topic_arn, message)

@@ -14,6 +14,7 @@ from typing import Any, Final
 from botocore.utils import parse_to_aware_datetime
 from moto.iot.models import IoTBackend
 
+from sandbox.device_defender.action_permissions import RoleAuthority
 from sandbox.device_defender.clock import Clock
 from sandbox.device_defender.errors import invalid_request
 from sandbox.device_defender.state import RegionState
@@ -38,6 +39,8 @@ class Service:
     topic_exists: Callable[[str], bool]
     # (kind, topic ARN, message): published once the call has released the emulator's lock.
     queue_message: Callable[[str, str, str], None]
+    # IAM for the roles IoT assumes (None: not checked).
+    authority: RoleAuthority | None = None
 
     def arn(self, region: str, resource: str) -> str:
         return f"arn:aws:iot:{region}:{self.account_id}:{resource}"

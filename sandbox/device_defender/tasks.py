@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from sandbox.device_defender import catalog
+from sandbox.device_defender.action_permissions import action_permissions
 from sandbox.device_defender.errors import ServiceError, invalid_request, limit_exceeded, not_found
 from sandbox.device_defender.mitigation import ActionContext, ActionFailed, apply_action
 from sandbox.device_defender.service import Call, Handler, Params, Service, page, timestamp
@@ -144,6 +145,7 @@ def run_work(
             execution.status = "SKIPPED"
             continue
         try:
+            _authorize(service, region, action, work.finding)
             apply_action(action, work.finding, context)
         except ActionFailed as error:
             failed = True
@@ -158,6 +160,16 @@ def run_work(
     else:
         statistics.succeeded += 1
     work.done = True
+
+
+def _authorize(service: Service, region: str, action: MitigationActionDef, finding: Finding) -> None:
+    """IoT assumes the action's role for the action's ARN; the role must allow what the action does."""
+    if service.authority is None:
+        return
+    needed = action_permissions(action, finding, service.iot(region))
+    denial = service.authority.iot_role_denial(action.role_arn, action.arn, needed)
+    if denial is not None:
+        raise ActionFailed(*denial)
 
 
 def finish_tasks(state: RegionState, now: datetime) -> None:

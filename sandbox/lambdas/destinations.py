@@ -65,9 +65,9 @@ def deliver_to_destination(
     service = parts[2] if len(parts) > 5 else ""
     body = json.dumps(record)
     if service == "sqs":
-        sqs = boto3.client("sqs", region_name=region)
-        url = sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
-        sqs.send_message(QueueUrl=url, MessageBody=body)
+        # Lambda sends by the queue's ARN; the role needs sqs:SendMessage only, not sqs:GetQueueUrl.
+        url = f"https://sqs.{parts[3]}.amazonaws.com/{parts[4]}/{parts[5]}"
+        boto3.client("sqs", region_name=region).send_message(QueueUrl=url, MessageBody=body)
     elif service == "sns":
         boto3.client("sns", region_name=region).publish(TopicArn=destination, Message=body)
     elif service == "lambda":

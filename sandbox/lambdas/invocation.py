@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from sandbox.iam.principals import acting_as
 from sandbox.lambdas.isolation import (
     Handler,
     ModuleNamespace,
@@ -26,7 +27,7 @@ from sandbox.lambdas.isolation import (
     function_namespace,
     load_handler,
 )
-from sandbox.lambdas.registry import FunctionSpec
+from sandbox.lambdas.registry import FunctionSpec, execution_caller
 
 LOG = logging.getLogger(__name__)
 
@@ -142,6 +143,7 @@ class Invoker:
             _INVOCATION_LOCK,
             function_environment(spec, region=self.region),
             self.namespace(spec).active(),
+            acting_as(execution_caller(spec)),
         ):
             try:
                 # A cold start's imports are Lambda's init phase, which the function's Timeout excludes.

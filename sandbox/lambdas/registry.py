@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sandbox.iam.evaluation import Caller
+from sandbox.iam.principals import role_session
+
 
 class UnknownFunctionError(LookupError):
     """No function of the sandbox has this name, ARN or logical id."""
@@ -30,6 +33,14 @@ class FunctionSpec:
     maximum_event_age_seconds: int = 21600
     on_failure_destination: str | None = None
     on_success_destination: str | None = None
+    # The execution role its code and its destinations act as (None: a function a test registered
+    # without one, whose calls are the operator's).
+    role_arn: str | None = None
+
+
+def execution_caller(spec: FunctionSpec) -> Caller | None:
+    """The caller a function's handler and its asynchronous destinations are: a session of its role."""
+    return role_session(spec.role_arn, spec.function_name) if spec.role_arn else None
 
 
 class FunctionRegistry:

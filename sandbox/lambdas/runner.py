@@ -7,11 +7,13 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from sandbox.iam.enforcement import Enforcement
+from sandbox.iam.principals import acting_as
 from sandbox.lambdas.async_queue import AsyncInvocationQueue
 from sandbox.lambdas.destinations import deliver_to_destination
 from sandbox.lambdas.invocation import Invocation, Invoker, LambdaFunctionError
 from sandbox.lambdas.isolation import ModuleNamespace
-from sandbox.lambdas.registry import FunctionRegistry, FunctionSpec
+from sandbox.lambdas.registry import FunctionRegistry, FunctionSpec, execution_caller
 from sandbox.lambdas.sns import install_sns_delivery
 from sandbox.patching import Patch, patch_attribute, restore_patches
 
@@ -29,6 +31,8 @@ class LambdaRunner:
             run=self._invoker.run, deliver=self._deliver, time_scale=time_scale
         )
         self._patches: list[Patch] = []
+        # The account's IAM, for SNS's deliveries to the functions (set by the sandbox).
+        self.iam: Enforcement | None = None
 
     @property
     def before_invoke(self) -> list[Callable[[FunctionSpec], None]]:
@@ -96,7 +100,11 @@ class LambdaRunner:
         return self._queue.submit(self.get(name_or_arn), event)
 
     def _deliver(self, destination: str, record: dict[str, Any]) -> None:
-        deliver_to_destination(destination, record, region=self.region, invoke_async=self.invoke_async)
+        # Lambda sends an asynchronous invocation's record to its destination with the function's
+        # execution role (Lambda developer guide, "Capturing records of asynchronous invocations").
+        spec = self.find(str(record.get("requestContext", {}).get("functionArn", "")))
+        with acting_as(execution_caller(spec) if spec is not None else None):
+            deliver_to_destination(destination, record, region=self.region, invoke_async=self.invoke_async)
 
     def drain(self, timeout: float = 30.0) -> None:
         """Waits until every queued asynchronous invocation (with its retries) has run."""
@@ -133,7 +141,7 @@ class LambdaRunner:
 
         patch_attribute(self._patches, LambdaFunction, "invoke", invoke)
         install_sns_delivery(
-            self._patches, find=self.find, invoke_async=self.invoke_async, region=self.region
+            self._patches, find=self.find, invoke_async=self.invoke_async, region=self.region, iam=self.iam
         )
 
     def close(self) -> None:

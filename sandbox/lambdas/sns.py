@@ -4,9 +4,13 @@ functions asynchronously)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from sandbox.iam.documents import Arn
+from sandbox.iam.enforcement import Enforcement
+from sandbox.iam.requests import Access
 from sandbox.lambdas.destinations import iso_now
 from sandbox.lambdas.registry import FunctionSpec
 from sandbox.patching import Patch, patch_attribute
@@ -57,6 +61,7 @@ def install_sns_delivery(
     find: Callable[[str], FunctionSpec | None],
     invoke_async: Callable[[str, Any], object],
     region: str,
+    iam: Enforcement | None = None,
 ) -> None:
     """Routes moto's deliveries to `lambda` subscriptions of the sandbox's functions to `invoke_async`
     (moto would run them in Docker); filter policies and per-protocol messages apply as in moto."""
@@ -84,6 +89,8 @@ def install_sns_delivery(
             message_attributes=arguments["message_attributes"] or {},
             region=region,
         )
+        if iam is not None and not _invoke_allowed(iam, subscription, spec, event):
+            return
         invoke_async(spec.function_name, event)
 
     patch_attribute(patches, Subscription, "publish", publish)
@@ -96,3 +103,28 @@ def _publish_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[st
     arguments.update(zip(names, args, strict=False))
     arguments.update(kwargs)
     return arguments
+
+
+def _invoke_allowed(iam: Enforcement, subscription: Any, spec: FunctionSpec, event: dict[str, Any]) -> bool:
+    """SNS invokes the function as sns.amazonaws.com with aws:SourceArn the topic (the function
+    policy AWS::Lambda::Permission writes); a refusal is a client-side error, which SNS does not
+    retry but moves to the subscription's dead-letter queue, if it has one (SNS developer guide,
+    "Amazon SNS dead-letter queues")."""
+    topic_arn = subscription.topic.arn
+    access = Access("lambda:InvokeFunction", spec.function_arn, "function")
+    if iam.deliver("sns.amazonaws.com", access, source_arn=topic_arn, operation="Invoke"):
+        return True
+    redrive = json.loads(subscription.attributes.get("RedrivePolicy") or "{}")
+    queue_arn = redrive.get("deadLetterTargetArn")
+    if queue_arn:
+        to_queue = Access(
+            "sqs:SendMessage", queue_arn, "queue", key_actions=("kms:GenerateDataKey", "kms:Decrypt")
+        )
+        if iam.deliver("sns.amazonaws.com", to_queue, source_arn=topic_arn, operation="SendMessage"):
+            from moto.sqs.models import sqs_backends
+
+            queue = Arn.parse(queue_arn)
+            sqs_backends[queue.account][queue.region].send_message(
+                queue.resource, json.dumps(event["Records"][0]["Sns"])
+            )
+    return False

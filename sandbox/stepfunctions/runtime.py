@@ -15,6 +15,7 @@ from sandbox.stepfunctions.interpreter import (
     install_execution_names,
     install_parse_cache,
 )
+from sandbox.stepfunctions.roles import install_task_roles
 from sandbox.stepfunctions.timing import install_wait_states
 
 
@@ -33,6 +34,7 @@ class StepFunctionsRuntime:
         install_execution_names(self._patch)
         install_parse_cache(self._patch)
         install_assign_after_output(self._patch)
+        install_task_roles(self._patch)
 
     def uninstall(self) -> None:
         restore_patches(self._patches)

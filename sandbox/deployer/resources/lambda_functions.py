@@ -11,6 +11,7 @@ from sandbox.cloudformation.errors import DeployError
 from sandbox.cloudformation.values import text
 from sandbox.deployer.context import Created, ResourceContext
 from sandbox.deployer.properties import cfn_to_api
+from sandbox.iam.service_contexts import lambda_assume_context
 from sandbox.lambdas import FunctionSpec
 
 
@@ -43,6 +44,15 @@ def lambda_function(d: ResourceContext, logical_id: str, p: dict[str, Any]) -> C
     if unknown_layers:
         raise DeployError(f"{logical_id}: layers {unknown_layers} are not layers of this stack")
     environment = {key: text(value) for key, value in p.get("Environment", {}).get("Variables", {}).items()}
+    role_arn = str(p["Role"])
+    if d.iam is not None and d.iam.check_assume_role(
+        "lambda.amazonaws.com", role_arn, lambda_assume_context(d)
+    ):
+        # CreateFunction's answer when Lambda cannot assume the role (Lambda API reference, CreateFunction).
+        raise DeployError(
+            f"{logical_id}: InvalidParameterValueException: The role defined for the function cannot be "
+            f"assumed by Lambda ({role_arn})."
+        )
     request = cfn_to_api(
         {**p, "FunctionName": name, "Code": {"ZipFile": _placeholder_zip()}},
         "lambda",
@@ -64,6 +74,7 @@ def lambda_function(d: ResourceContext, logical_id: str, p: dict[str, Any]) -> C
             memory_mb=int(p.get("MemorySize", 128)),
             timeout_seconds=int(p.get("Timeout", 3)),
             runtime=str(p.get("Runtime", "python3.12")),
+            role_arn=role_arn,
         )
     )
     return Created(name, {"Arn": function["FunctionArn"]})

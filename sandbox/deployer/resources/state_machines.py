@@ -12,6 +12,7 @@ from sandbox.cloudformation.intrinsics import SUBSTITUTION
 from sandbox.cloudformation.values import text
 from sandbox.deployer.context import Created, ResourceContext
 from sandbox.deployer.properties import cfn_to_api
+from sandbox.iam.service_contexts import states_assume_context
 
 
 def state_machine(d: ResourceContext, logical_id: str, p: dict[str, Any]) -> Created:
@@ -40,6 +41,14 @@ def state_machine(d: ResourceContext, logical_id: str, p: dict[str, Any]) -> Cre
     for key in ("LoggingConfiguration", "TracingConfiguration"):
         if key in p:
             request.update(cfn_to_api({key: p[key]}, "stepfunctions", "CreateStateMachine"))
+    expected_arn = f"arn:aws:states:{d.region}:{d.account_id}:stateMachine:{name}"
+    context = states_assume_context(d, expected_arn)
+    if d.iam is not None and d.iam.check_assume_role("states.amazonaws.com", str(p["RoleArn"]), context):
+        # CreateStateMachine's answer when Step Functions cannot assume the role.
+        raise DeployError(
+            f"{logical_id}: AccessDeniedException: Neither the global service principal states.amazonaws.com, "
+            f"nor the regional one is authorized to assume the provided role ({p['RoleArn']})."
+        )
     arn = d.client("stepfunctions").create_state_machine(**request)["stateMachineArn"]
     return Created(arn, {"Arn": arn, "Name": name, "StateMachineRevisionId": "INITIAL"})
 

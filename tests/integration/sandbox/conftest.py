@@ -24,6 +24,9 @@ _ROLE_POLICY = json.dumps(
         ],
     }
 )
+_ANY_ACTION_POLICY = json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+)
 
 
 @pytest.fixture
@@ -51,6 +54,10 @@ class Workflows:
             self._role_arn = iam.create_role(
                 RoleName="workflow-tests", AssumeRolePolicyDocument=_ROLE_POLICY
             )["Role"]["Arn"]
+            # These workflows test the interpreter, not permissions (the stack's roles have their own tests).
+            iam.put_role_policy(
+                RoleName="workflow-tests", PolicyName="interpreter-tests", PolicyDocument=_ANY_ACTION_POLICY
+            )
         return self._role_arn
 
     def create(self, definition: dict[str, Any]) -> str:
