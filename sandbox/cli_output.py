@@ -67,27 +67,42 @@ def stdout_to_stderr() -> Iterator[TextIO]:
         yield real_stdout
 
 
-def configure_logging(*, verbose: bool) -> None:
-    """Python logging to stderr, INFO with `verbose` else WARNING (a no-op where logging is already
-    configured, as under pytest); botocore's credential notices never."""
+def configure_logging(*, verbose: bool, stream: TextIO | None = None) -> None:
+    """Python logging to `stream` (default stderr), INFO with `verbose` else WARNING (a no-op where
+    logging is already configured, as under pytest); botocore's credential notices never."""
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
-        stream=sys.stderr,
+        stream=stream or sys.stderr,
         format="%(levelname)s %(name)s: %(message)s",
     )
     for name in _CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def _stop_logging_to(stream: TextIO) -> None:
+    """Records logged after the command's end (by a thread winding down) go nowhere, not to stderr."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, logging.StreamHandler) and handler.stream is stream:
+            root.removeHandler(handler)
+            root.addHandler(logging.NullHandler())
+
+
 @contextmanager
 def operator_output(*, verbose: bool, log_file: Path) -> Iterator[TextIO]:
     """Logging configured, the handler's stdout sent to stderr (`verbose`) or to `log_file`; yields
     the stream for the command's own output."""
-    configure_logging(verbose=verbose)
     if verbose:
+        configure_logging(verbose=True)
         with stdout_to_stderr() as real_stdout:
             yield real_stdout
         return
     log_file.parent.mkdir(parents=True, exist_ok=True)
+    # The log file gets the log records too: threads still winding down (an execution, a retry) must
+    # not print on the operator's terminal.
     with log_file.open("w", encoding="utf-8") as log, stdout_to(log) as real_stdout:
-        yield real_stdout
+        configure_logging(verbose=False, stream=log)
+        try:
+            yield real_stdout
+        finally:
+            _stop_logging_to(log)

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 from sandbox.cli_output import add_output_arguments, operator_output
+from sandbox.iam.reporting import denial_lines
+from sandbox.subscriptions import subscribe_queue
 
 TEMPLATE: Final = Path(__file__).resolve().parent.parent / "template.yaml"
 # Sandbox time runs 1000x faster: the audit, the 15 s status polls and the tasks take milliseconds.
@@ -122,6 +124,8 @@ class DemoRun:
     quarantine_group: str
     quarantine_policy: str
     quarantine_group_policies: list[str]
+    # What IAM refused during the run (sandbox.iam), one line each: any refusal fails the demo.
+    denied: list[str]
 
 
 def run_demo(template: Path = TEMPLATE) -> DemoRun:
@@ -141,11 +145,16 @@ def run_demo(template: Path = TEMPLATE) -> DemoRun:
         things = list(fleet.things)
         before = fleet_settings(iot, things)
         audit_task_id = sandbox.emulator.run_scheduled_audit(stack.physical_ids["ScheduledAudit"])
-        notified_at = _wait_for(lambda: _notification_sent(sandbox, audit_task_id), "the audit notification")
-        execution = _wait_for(
-            lambda: _finished_execution(sandbox, stack, audit_task_id), "the remediation run"
+        denied = _refusals(sandbox, stack)
+        notified_at = _wait_for(
+            lambda: _notification_sent(sandbox, audit_task_id), "the audit notification", denied
         )
-        message = _wait_for(lambda: _receive(sandbox, reports), "the report on RemediationReportsTopic")
+        execution = _wait_for(
+            lambda: _finished_execution(sandbox, stack, audit_task_id), "the remediation run", denied
+        )
+        message = _wait_for(
+            lambda: _receive(sandbox, reports), "the report on RemediationReportsTopic", denied
+        )
         seconds = time.monotonic() - notified_at
         report = json.loads(execution["output"]) if execution.get("output") else {}
         group_arn = iot.describe_thing_group(thingGroupName=stack.physical_ids["QuarantineThingGroup"])[
@@ -165,15 +174,24 @@ def run_demo(template: Path = TEMPLATE) -> DemoRun:
             quarantine_group_policies=[
                 p["policyName"] for p in iot.list_attached_policies(target=group_arn)["policies"]
             ],
+            denied=denied(),
         )
 
 
-def _wait_for(probe: Callable[[], Any], what: str) -> Any:
+def _refusals(sandbox: Any, stack: Any) -> Callable[[], list[str]]:
+    return lambda: denial_lines(sandbox.iam.denials, stack.physical_ids)
+
+
+def _wait_for(probe: Callable[[], Any], what: str, denied: Callable[[], list[str]]) -> Any:
+    """`probe()`'s first answer; a refusal by IAM ends the wait at once, naming the denied call."""
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
         found = probe()
         if found is not None:
             return found
+        refusals = denied()
+        if refusals:
+            raise DemoError(f"no {what}: IAM refused {'; '.join(refusals)}")
         if time.monotonic() > deadline:
             raise DemoError(f"no {what} after {WAIT_SECONDS:.0f} s")
         time.sleep(0.01)
@@ -212,12 +230,7 @@ def _finished_execution(sandbox: Any, stack: Any, audit_task_id: str) -> dict[st
 def _subscribe_queue(sandbox: Any, topic_arn: str) -> str:
     sqs = sandbox.client("sqs")
     queue_url: str = sqs.create_queue(QueueName="demo-remediation-reports")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    sandbox.client("sns").subscribe(
-        TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
-    )
+    subscribe_queue(sqs, sandbox.client("sns"), queue_url, topic_arn)
     return queue_url
 
 
@@ -298,7 +311,11 @@ def render(run: DemoRun, out: TextIO) -> bool:
     checks = expectations(run)
     for description, held in checks:
         print(f"  {'ok  ' if held else 'FAIL'} {description}", file=out)
-    ok = all(held for _, held in checks)
+    if run.denied:
+        print("\nRefused by IAM (the stack's policies would stop this in AWS)", file=out)
+        for line in run.denied:
+            print(f"  FAIL {line}", file=out)
+    ok = all(held for _, held in checks) and not run.denied
     verdict = "every expected change happened" if ok else "SOME EXPECTED CHANGES DID NOT HAPPEN"
     print(f"\n{verdict}; audit completion to report: {run.seconds_to_report:.2f} s", file=out)
     return ok

@@ -18,6 +18,7 @@ from sandbox.faults import CallLog
 from sandbox.iam.enforcement import Enforcement
 from sandbox.iam.principals import role_session
 from sandbox.iam.requests import Access
+from sandbox.iam.service_contexts import events_assume_context
 from sandbox.patching import Patch, patch_attribute, restore_patches
 
 _OUR_TARGETS: Final = frozenset({"sns", "lambda", "states"})
@@ -159,7 +160,7 @@ class EventBridgeTargets:
             access = Access("lambda:InvokeFunction", arn, "function")
             return self._iam.deliver("events.amazonaws.com", access, source_arn=rule.arn, operation="Invoke")
         role = target.get("RoleArn")
-        context = {"aws:SourceArn": rule.arn, "aws:SourceAccount": self._iam.where.account}
+        context = events_assume_context(self._iam.where.account, rule.arn)
         if not role or self._iam.check_assume_role("events.amazonaws.com", str(role), context) is not None:
             return False
         return (

@@ -14,6 +14,7 @@ from typing import Any, Final, Self
 
 import boto3
 
+from sandbox.alarm_actions import AlarmActions
 from sandbox.clock import SandboxClock
 from sandbox.deployer import DeployError, Deployment, Stack
 from sandbox.environment import (
@@ -37,7 +38,7 @@ from sandbox.executions import (
 from sandbox.faults import CallLog, FaultInjector
 from sandbox.iam.enforcement import Enforcement
 from sandbox.iam.requests import Where
-from sandbox.iam.service_contexts import IotReading
+from sandbox.iam.service_contexts import Readings
 from sandbox.iot_delete_checks import IoTDeleteChecks
 from sandbox.lambda_clock import handlers_read
 from sandbox.lambdas import LambdaRunner
@@ -63,7 +64,7 @@ class Sandbox:
         emulator: bool = True,
         emulator_options: Mapping[str, Any] | None = None,
         enforce_iam: bool = True,
-        iot_reading: IotReading = IotReading.SOURCE_OF_THE_ROLE,
+        readings: Readings | None = None,
     ) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
@@ -75,7 +76,10 @@ class Sandbox:
         self.faults = FaultInjector(self.calls, clock=self.clock)
         # IAM as AWS enforces it, for every caller but the operator (see sandbox.iam).
         self.iam = Enforcement(
-            Where("aws", region, account_id), enabled=enforce_iam, iot_reading=iot_reading, calls=self.calls
+            Where("aws", region, account_id),
+            enabled=enforce_iam,
+            readings=readings or Readings(),
+            calls=self.calls,
         )
         self.lambdas = LambdaRunner(region=region, account_id=account_id, time_scale=time_scale)
         self.lambdas.before_invoke.append(handlers_read(self.clock))
@@ -93,6 +97,7 @@ class Sandbox:
         )
         self._status_events = ExecutionStatusEvents(region=region, account_id=account_id, calls=self.calls)
         self._iot_delete_checks = IoTDeleteChecks()
+        self._alarm_actions = AlarmActions(self.iam)
         self._want_emulator = emulator
         self._emulator_options = dict(emulator_options or {})
         self._mock: Any = None
@@ -133,6 +138,7 @@ class Sandbox:
             self._event_targets.install()
             self._status_events.install()
             self._iot_delete_checks.install()
+            self._alarm_actions.install()
             if emulator_class is not None:
                 self.emulator = emulator_class(
                     clock=self.clock, account_id=self.account_id, region=self.region, **self._emulator_options
@@ -156,6 +162,7 @@ class Sandbox:
             self._status_events.stop_reporting,
             self._status_events.uninstall,
             self._iot_delete_checks.uninstall,
+            self._alarm_actions.uninstall,
             self._event_targets.uninstall,
             self.stepfunctions.uninstall,
             faults.deactivate,

@@ -23,6 +23,7 @@ from sandbox.device_defender.state import Finding
 from sandbox.executions import ExecutionResult, execution_arn
 from sandbox.lambdas import sns_lambda_event
 from sandbox.lifecycle import Sandbox
+from sandbox.subscriptions import subscribe_queue
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -185,12 +186,11 @@ class Workflow:
         with self.sb.calls.pause():
             sqs = self.sb.client("sqs")
             self._reports_queue = sqs.create_queue(QueueName=f"{self.stack.name}-reports-reader")["QueueUrl"]
-            queue_arn = sqs.get_queue_attributes(QueueUrl=self._reports_queue, AttributeNames=["QueueArn"])
-            self.sb.client("sns").subscribe(
-                TopicArn=self.stack.physical_ids["RemediationReportsTopic"],
-                Protocol="sqs",
-                Endpoint=queue_arn["Attributes"]["QueueArn"],
-                Attributes={"RawMessageDelivery": "true"},
+            subscribe_queue(
+                sqs,
+                self.sb.client("sns"),
+                self._reports_queue,
+                self.stack.physical_ids["RemediationReportsTopic"],
             )
 
     def reports(self, at_least: int = 0, timeout: float = 10.0) -> list[dict[str, Any]]:

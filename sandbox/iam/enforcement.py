@@ -22,7 +22,7 @@ from sandbox.iam.deliveries import record_failed_delivery
 from sandbox.iam.evaluation import Caller, Decision, Policy, Request, evaluate
 from sandbox.iam.principals import current_caller, role_session, service_principal
 from sandbox.iam.requests import Access, Where, accesses
-from sandbox.iam.service_contexts import IotReading, iot_assume_context
+from sandbox.iam.service_contexts import Readings, delivery_context, delivery_key_context, iot_assume_context
 
 # (code, HTTP status) of an authorization failure, as each service's API returns it.
 ACCESS_DENIED: Final = {
@@ -67,7 +67,7 @@ class Enforcement:
 
     where: Where
     enabled: bool = True
-    iot_reading: IotReading = IotReading.SOURCE_OF_THE_ROLE
+    readings: Readings = field(default_factory=Readings)
     # Where refused service deliveries are shown (None: only in `denials`).
     calls: CallLog | None = None
     denials: list[Denial] = field(default_factory=list)
@@ -104,7 +104,7 @@ class Enforcement:
         configuration) and doing `needed` with it: (error code, message) of the first refusal."""
         if not self.enabled:
             return None
-        context = iot_assume_context(self.iot_reading, account=self.where.account, source_arn=source_arn)
+        context = iot_assume_context(self.readings.iot, account=self.where.account, source_arn=source_arn)
         denial = self.check_assume_role("iot.amazonaws.com", role_arn, context)
         if denial is None:
             denial = self.check_role_actions(role_session(role_arn, "AWSIoT"), needed)
@@ -149,32 +149,32 @@ class Enforcement:
 
     # --- services -------------------------------------------------------------------------------
 
-    def check_delivery(
-        self,
-        principal: Caller,
-        access: Access,
-        *,
-        source_arn: str | None,
-        key_context: Mapping[str, Any] | None = None,
-    ) -> Denial | None:
+    def check_delivery(self, principal: Caller, access: Access, *, source_arn: str) -> Denial | None:
         """A service principal delivering to a topic, queue or function on behalf of `source_arn`:
-        the resource policy (and the resource's key policy) must allow it."""
+        the resource policy, and the key policy of an encrypted target, must allow it
+        (sandbox.iam.service_contexts says which keys each delivery carries)."""
         if not self.enabled:
             return None
-        context: dict[str, Any] = {"aws:SourceAccount": self.where.account, **access.context}
-        if source_arn is not None:
-            context["aws:SourceArn"] = source_arn
-        delivery = Access(access.action, access.resource, access.kind, context, access.key_actions)
-        code, status = ACCESS_DENIED.get(access.resource.split(":")[2], ("AccessDeniedException", 400))
-        decision = self._decide(principal, delivery.action, delivery.resource, delivery.kind, context)
+        target_service = access.resource.split(":")[2]
+        account = self.where.account
+        context = {
+            **delivery_context(principal.arn, target_service, source_arn=source_arn, account=account),
+            **access.context,
+        }
+        code, status = ACCESS_DENIED.get(target_service, ("AccessDeniedException", 400))
+        decision = self._decide(principal, access.action, access.resource, access.kind, context)
         if not decision.allowed:
             return self._record(
-                Denial(principal.arn, delivery.action, delivery.resource, decision.reason, code, status)
+                Denial(principal.arn, access.action, access.resource, decision.reason, code, status)
             )
-        key = self._resource_key(delivery)
-        for action in delivery.key_actions if key is not None else ():
-            assert key is not None
-            decision = self._decide(principal, action, key, "key", dict(key_context or {}))
+        key = self._resource_key(access)
+        if key is None:
+            return None
+        key_context = delivery_key_context(
+            self.readings, principal.arn, source_arn=source_arn, account=account
+        )
+        for action in access.key_actions:
+            decision = self._decide(principal, action, key, "key", key_context)
             if not decision.allowed:
                 return self._record(
                     Denial(principal.arn, action, key, decision.reason, "KMS.AccessDeniedException", 400)

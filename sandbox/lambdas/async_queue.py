@@ -79,6 +79,9 @@ class AsyncInvocationQueue:
         enqueued_at: float,
     ) -> None:
         with self._condition:
+            if self._closed and attempt > 1:
+                LOG.warning("%s: retry of %s dropped, the sandbox is closed", spec.function_name, request_id)
+                return
             if self._closed:
                 raise RuntimeError("the sandbox is closed")
             pending = _Pending(

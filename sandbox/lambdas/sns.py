@@ -1,6 +1,6 @@
 """SNS -> Lambda: a topic's delivery to a subscribed function, as the event SNS hands it, invoked
 asynchronously (Lambda developer guide, "Invoking a Lambda function asynchronously": SNS invokes
-functions asynchronously)."""
+functions asynchronously), once IAM allows it (sandbox.iam.sns_deliveries, which checks queues too)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sandbox.iam.documents import Arn
 from sandbox.iam.enforcement import Enforcement
-from sandbox.iam.requests import Access
+from sandbox.iam.sns_deliveries import delivery_allowed
 from sandbox.lambdas.destinations import iso_now
 from sandbox.lambdas.registry import FunctionSpec
 from sandbox.patching import Patch, patch_attribute
@@ -72,6 +71,12 @@ def install_sns_delivery(
     def publish(subscription: Any, message: str, message_id: str, *args: Any, **kwargs: Any) -> None:
         spec = find(subscription.endpoint) if subscription.protocol == "lambda" else None
         if spec is None:
+            if (
+                iam is not None
+                and subscription.protocol == "sqs"
+                and not delivery_allowed(iam, subscription, subscription.endpoint, message)
+            ):
+                return
             original_publish(subscription, message, message_id, *args, **kwargs)
             return
         arguments = _publish_arguments(args, kwargs)
@@ -89,7 +94,8 @@ def install_sns_delivery(
             message_attributes=arguments["message_attributes"] or {},
             region=region,
         )
-        if iam is not None and not _invoke_allowed(iam, subscription, spec, event):
+        body = json.dumps(event["Records"][0]["Sns"])
+        if iam is not None and not delivery_allowed(iam, subscription, spec.function_arn, body):
             return
         invoke_async(spec.function_name, event)
 
@@ -103,28 +109,3 @@ def _publish_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[st
     arguments.update(zip(names, args, strict=False))
     arguments.update(kwargs)
     return arguments
-
-
-def _invoke_allowed(iam: Enforcement, subscription: Any, spec: FunctionSpec, event: dict[str, Any]) -> bool:
-    """SNS invokes the function as sns.amazonaws.com with aws:SourceArn the topic (the function
-    policy AWS::Lambda::Permission writes); a refusal is a client-side error, which SNS does not
-    retry but moves to the subscription's dead-letter queue, if it has one (SNS developer guide,
-    "Amazon SNS dead-letter queues")."""
-    topic_arn = subscription.topic.arn
-    access = Access("lambda:InvokeFunction", spec.function_arn, "function")
-    if iam.deliver("sns.amazonaws.com", access, source_arn=topic_arn, operation="Invoke"):
-        return True
-    redrive = json.loads(subscription.attributes.get("RedrivePolicy") or "{}")
-    queue_arn = redrive.get("deadLetterTargetArn")
-    if queue_arn:
-        to_queue = Access(
-            "sqs:SendMessage", queue_arn, "queue", key_actions=("kms:GenerateDataKey", "kms:Decrypt")
-        )
-        if iam.deliver("sns.amazonaws.com", to_queue, source_arn=topic_arn, operation="SendMessage"):
-            from moto.sqs.models import sqs_backends
-
-            queue = Arn.parse(queue_arn)
-            sqs_backends[queue.account][queue.region].send_message(
-                queue.resource, json.dumps(event["Records"][0]["Sns"])
-            )
-    return False

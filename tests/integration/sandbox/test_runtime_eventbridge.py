@@ -11,6 +11,7 @@ from moto.stepfunctions.parser.utils import TMP_THREADS
 
 from sandbox import Sandbox, transform_input
 from sandbox.executions import execution_arn
+from sandbox.subscriptions import subscribe_queue
 from tests.conftest import ROOT
 from tests.integration.sandbox.conftest import RUNTIME_TEMPLATE
 
@@ -75,15 +76,7 @@ def test_the_templates_failed_execution_rule_reports_to_the_reports_topic(sb: Sa
     stack = sb.deploy(ROOT / "template.yaml", parameters={"ManageAccountAuditConfiguration": "true"})
     sqs = sb.client("sqs")
     queue_url = sqs.create_queue(QueueName="reports-listener")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    sb.client("sns").subscribe(
-        TopicArn=stack["RemediationReportsTopic"],
-        Protocol="sqs",
-        Endpoint=queue_arn,
-        Attributes={"RawMessageDelivery": "true"},
-    )
+    subscribe_queue(sqs, sb.client("sns"), queue_url, stack["RemediationReportsTopic"])
     arn = execution_arn(stack["RemediationStateMachine"], "run-1")
     detail = {
         "executionArn": arn,

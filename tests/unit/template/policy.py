@@ -537,10 +537,12 @@ def audit_events_key_policy(stack: Stack) -> list[str]:
             if _via_services(statement) != {sns}:
                 problems.append(f"{key}: {principal} may use the key outside SNS")
         elif principal == "sns.amazonaws.com":
-            if statement.condition_values("aws:SourceArn").get("ArnEquals") != {
-                stack.ref("AuditEventsTopic")
-            }:
-                problems.append(f"{key}: SNS may use the key for topics other than AuditEventsTopic")
+            # No source condition (no page says SNS sends one to KMS for an encrypted queue); what SNS may
+            # write with the key is held by the DLQ's queue policy, checked with the queues.
+            if statement.conditions or _crypto_beyond_decrypt(statement, allowed=("kms:GenerateDataKey*",)):
+                problems.append(
+                    f"{key}: SNS's use of the key is conditioned or goes beyond writing to the DLQ"
+                )
         elif principal == root:
             if _via_services(statement) != {f"sqs.{REGION}.amazonaws.com"} or _crypto_beyond_decrypt(
                 statement
@@ -559,9 +561,10 @@ def audit_events_key_policy(stack: Stack) -> list[str]:
     return problems
 
 
-def _crypto_beyond_decrypt(statement: Statement) -> bool:
+def _crypto_beyond_decrypt(statement: Statement, allowed: tuple[str, ...] = ()) -> bool:
+    """Whether the statement grants a cryptographic action other than kms:Decrypt and `allowed`."""
     return any(
-        _matches(pattern, action)
+        _matches(pattern, action) and not any(_matches(grant, action) for grant in allowed)
         for pattern in statement.actions
         for action in KMS_CRYPTO
         if action != "kms:Decrypt"
@@ -594,9 +597,10 @@ def remediation_key_policy(stack: Stack) -> list[str]:
     }
     # The condition each service must carry. EventBridge none: the SNS guide ("Key management") does not support
     # source keys in a key policy for EventBridge-to-encrypted topics; its topic statement names the rule.
+    # CloudWatch none either: no page says it sends source keys to KMS; its topic statement names the alarms.
     service_conditions = {
         "events.amazonaws.com": {},
-        "cloudwatch.amazonaws.com": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+        "cloudwatch.amazonaws.com": {},
         f"logs.{REGION}.amazonaws.com": None,
     }
     problems: list[str] = []
