@@ -23,6 +23,7 @@ from typing import Any, Final, TextIO
 
 from sandbox.cli_output import add_output_arguments, operator_output
 from sandbox.iam.reporting import denial_lines
+from sandbox.iam.service_contexts import Readings
 from sandbox.subscriptions import subscribe_queue
 
 TEMPLATE: Final = Path(__file__).resolve().parent.parent / "template.yaml"
@@ -128,11 +129,13 @@ class DemoRun:
     denied: list[str]
 
 
-def run_demo(template: Path = TEMPLATE) -> DemoRun:
+def run_demo(template: Path = TEMPLATE, readings: Readings | None = None) -> DemoRun:
+    """The workshop audit in a fresh sandbox; `readings` picks how the sandbox plays what AWS leaves
+    unconfirmed (sandbox.iam.service_contexts)."""
     from sandbox import Sandbox
     from sandbox.fleet import seed_fleet
 
-    with Sandbox(time_scale=TIME_SCALE) as sandbox:
+    with Sandbox(time_scale=TIME_SCALE, readings=readings) as sandbox:
         parameters = {
             "RemediationMode": "Enforce",
             "ManageAccountAuditConfiguration": "true",
@@ -211,7 +214,11 @@ def _raise_handler_failure(sandbox: Any) -> None:
 def _notification_sent(sandbox: Any, audit_task_id: str) -> float | None:
     sandbox.emulator.advance()
     for published in sandbox.emulator.published:
-        if published.kind == "audit" and published.payload.get("taskId") == audit_task_id:
+        if (
+            published.kind == "audit"
+            and published.error is None
+            and published.payload.get("taskId") == audit_task_id
+        ):
             return time.monotonic()
     return None
 

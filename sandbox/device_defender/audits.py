@@ -134,7 +134,8 @@ def _notify(service: Service, state: RegionState, audit: AuditTask, region: str)
         )
         if denial is not None:
             # Device Defender does not fail an audit over its notification: the message is lost.
-            service.queue_message("audit-denied", target["targetArn"], denial[1])
+            lost = {"message": json.dumps(audit_notification(service.account_id, audit)), "error": denial[1]}
+            service.queue_message("audit-denied", target["targetArn"], json.dumps(lost))
             return
     service.queue_message(
         "audit", target["targetArn"], json.dumps(audit_notification(service.account_id, audit))

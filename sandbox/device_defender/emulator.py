@@ -332,8 +332,11 @@ class DeviceDefenderEmulator:
             outbox, self._outbox = self._outbox, []
         for kind, topic_arn, message in outbox:
             if kind.endswith("-denied"):
-                # IAM refused the role IoT publishes with: nothing is sent, the reason is kept.
-                self.published.append(PublishedMessage(kind.removesuffix("-denied"), topic_arn, "", message))
+                # IAM refused the role IoT publishes with: nothing is sent; the message and why are kept.
+                lost = json.loads(message)
+                self.published.append(
+                    PublishedMessage(kind.removesuffix("-denied"), topic_arn, lost["message"], lost["error"])
+                )
                 continue
             error = None
             try:

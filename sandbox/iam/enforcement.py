@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from sandbox.faults import CallLog
+from sandbox.faults import ApiCall, CallLog
 from sandbox.iam import documents
 from sandbox.iam.deliveries import record_failed_delivery
 from sandbox.iam.evaluation import Caller, Decision, Policy, Request, evaluate
@@ -205,7 +205,19 @@ class Enforcement:
         )
         if decision.allowed:
             return None
-        return self._record(Denial(service, "sts:AssumeRole", role_arn, decision.reason, "AccessDenied", 403))
+        denial = Denial(service, "sts:AssumeRole", role_arn, decision.reason, "AccessDenied", 403)
+        if self.calls is not None:
+            self.calls.append(
+                ApiCall(
+                    "sts",
+                    "AssumeRole",
+                    {"RoleArn": role_arn},
+                    outcome=denial.code,
+                    status=denial.status,
+                    caller=service,
+                )
+            )
+        return self._record(denial)
 
     # --- evaluation -----------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from sandbox import demo
+from sandbox.iam.service_contexts import IotReading, Readings
 from tests.conftest import ROOT
 from tests.integration.test_undeployed_action import MISSING, template_without
 
@@ -75,3 +76,13 @@ def test_a_rules_error_ends_the_demo_with_one_clear_line(tmp_path: Path) -> None
     assert f"iot-audit-remediator-{MISSING} is not defined by the stack" in last
     assert "Traceback" not in completed.stderr
     assert not [line for line in completed.stdout.splitlines() if line.startswith('{"')]
+
+
+# AWS documents which aws:SourceArn/aws:SourceAccount IoT puts in the trust policies of the audit,
+# notification and mitigation-action roles, not that it sends them at run time: both readings.
+@pytest.mark.parametrize("reading", list(IotReading), ids=lambda reading: reading.value)
+def test_the_workshop_audit_is_remediated_whichever_source_keys_iot_sends(reading: IotReading) -> None:
+    run = demo.run_demo(readings=Readings(iot=reading))
+
+    assert run.denied == []
+    assert [description for description, held in demo.expectations(run) if not held] == []

@@ -182,8 +182,8 @@ def _iot_trust_problems(stack: Stack, role: str, source_arn: str, operators: set
             continue
         if dict(statement.principals) != {"Service": frozenset([IOT_SERVICE])}:
             problems.append(f"{role} is trusted by {dict(statement.principals)}, expected only {IOT_SERVICE}")
-        if statement.condition_values("aws:SourceAccount") != {"StringEquals": {ACCOUNT}}:
-            problems.append(f"{role} trust lacks aws:SourceAccount = {ACCOUNT}")
+        if statement.condition_values("aws:SourceAccount") != {"StringEqualsIfExists": {ACCOUNT}}:
+            problems.append(f"{role} trust lacks aws:SourceAccount = {ACCOUNT} (IfExists)")
         source = statement.condition_values("aws:SourceArn")
         if (
             len(source) != 1
@@ -206,7 +206,7 @@ def confused_deputy(stack: Stack) -> list[str]:
     # IotLoggingRole is left out on purpose: its trust is the logging guide's plain one (test_service_access).
     for role in ("AuditNotificationRole", "AuditRole"):
         if role in stack.resources:
-            problems += _iot_trust_problems(stack, role, account_wide, {"ArnLike"})
+            problems += _iot_trust_problems(stack, role, account_wide, {"ArnLikeIfExists"})
     roles_seen: dict[str, str] = {}
     for action in MITIGATION_ACTIONS:
         properties = stack.properties(action)
@@ -215,7 +215,9 @@ def confused_deputy(stack: Stack) -> list[str]:
             problems.append(f"{action} shares its role {role} with {roles_seen[role]}")
         roles_seen[role] = action
         action_arn = arn("iot", f"mitigationaction/{properties['ActionName']}")
-        problems += _iot_trust_problems(stack, role, action_arn, {"ArnEquals", "StringEquals"})
+        problems += _iot_trust_problems(
+            stack, role, action_arn, {"ArnEqualsIfExists", "StringEqualsIfExists"}
+        )
     return problems
 
 

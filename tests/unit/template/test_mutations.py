@@ -56,11 +56,11 @@ def set_path(logical_id: str, path: list[str], value: Any) -> Callable[[Template
 
 
 def remove_source_arn(template: Template) -> None:
-    del trust_conditions(template, "DeactivateDeviceCertificateActionRole")["ArnEquals"]
+    del trust_conditions(template, "DeactivateDeviceCertificateActionRole")["ArnEqualsIfExists"]
 
 
 def borrow_another_actions_source_arn(template: Template) -> None:
-    trust_conditions(template, "DeactivateCaCertificateActionRole")["ArnEquals"]["aws:SourceArn"] = {
+    trust_conditions(template, "DeactivateCaCertificateActionRole")["ArnEqualsIfExists"]["aws:SourceArn"] = {
         "Fn::Sub": "arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:mitigationaction/*"
     }
 

@@ -94,3 +94,46 @@ def test_the_unconditioned_logging_role_may_only_write_iot_logs(stack: Stack) ->
     assert resources == {group, f"{group}:*"}
     assert all(action.startswith("logs:") for action in actions)
     assert stack.role_managed_policy_arns("IotLoggingRole") == []
+
+
+def iot_may_assume(stack: Stack, role: str, context: Mapping[str, str]) -> bool:
+    request = Request(service("iot.amazonaws.com"), "sts:AssumeRole", stack.get_att(role, "Arn"), context)
+    trust = document(stack, role, "AssumeRolePolicyDocument")
+    return evaluate(
+        request, resource_policy=trust, resource_account=ACCOUNT, resource_policy_required=True
+    ).allowed
+
+
+def action_arn(name: str) -> str:
+    return arn("iot", f"mitigationaction/{STACK_NAME}-{name}")
+
+
+# The Device Defender guide gives the source keys' values for these roles, not that IoT sends them.
+@pytest.mark.parametrize(
+    ("role", "source_arn"),
+    [
+        ("AuditNotificationRole", arn("iot", "")),
+        ("DeactivateDeviceCertificateActionRole", action_arn("DeactivateDeviceCertificateAction")),
+        ("QuarantineThingsActionRole", action_arn("QuarantineThingsAction")),
+    ],
+)
+def test_iot_assumes_its_roles_whether_or_not_it_sends_the_source_keys(
+    stack: Stack, role: str, source_arn: str
+) -> None:
+    assert iot_may_assume(stack, role, {"aws:SourceAccount": ACCOUNT, "aws:SourceArn": source_arn})
+    assert iot_may_assume(stack, role, {})
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        {"aws:SourceAccount": OTHER_ACCOUNT, "aws:SourceArn": action_arn("QuarantineThingsAction")},
+        {"aws:SourceAccount": ACCOUNT, "aws:SourceArn": action_arn("DeactivateDeviceCertificateAction")},
+        {"aws:SourceAccount": ACCOUNT, "aws:SourceArn": arn("iot", "mitigationaction/someone-elses")},
+    ],
+    ids=["another account", "another action of the stack", "another action"],
+)
+def test_iot_cannot_assume_an_action_role_on_behalf_of_anything_else(
+    stack: Stack, context: dict[str, str]
+) -> None:
+    assert not iot_may_assume(stack, "QuarantineThingsActionRole", context)
