@@ -31,6 +31,7 @@ from typing import Any, Final
 
 from sandbox.cli_output import add_output_arguments, operator_output
 from sandbox.executions import execution_arn
+from sandbox.iam.reporting import denial_lines
 
 LOG = logging.getLogger("sandbox.replay")
 
@@ -130,7 +131,11 @@ def replay(
         try:
             result = sandbox.invoke(FUNCTION, event)
         except LambdaFunctionError as error:
-            raise ReplayError(f"{FUNCTION} raised {error.error_type}: {error.error_message}") from error
+            refused = denial_lines(sandbox.iam.denials, stack.physical_ids)
+            because = f"; IAM refused {'; '.join(refused)}" if refused else ""
+            raise ReplayError(
+                f"{FUNCTION} raised {error.error_type}: {error.error_message}{because}"
+            ) from error
         if not isinstance(result, dict):
             raise ReplayError(f"{FUNCTION} returned {type(result).__name__}, not a JSON object")
         execution = result.get("execution")
@@ -138,7 +143,10 @@ def replay(
             arn = execution_arn(stack.physical_ids[STATE_MACHINE], execution["name"])
             execution["status"] = _final_status(sandbox, arn, wait_seconds)
             execution.update(_workflow_outcome(sandbox, arn))
-        result["sandbox"] = seeding.document()
+        result["sandbox"] = {
+            **seeding.document(),
+            "denied": denial_lines(sandbox.iam.denials, stack.physical_ids),
+        }
         return result
 
 
@@ -170,7 +178,10 @@ def _workflow_outcome(sandbox: Any, execution_arn: str) -> dict[str, Any]:
 
 
 def exit_status(result: dict[str, Any]) -> int:
-    """0 unless the handler started an execution that did not end in a successful report."""
+    """0 unless IAM refused a call or the handler started an execution that did not end in a
+    successful report."""
+    if result.get("sandbox", {}).get("denied"):
+        return EXIT_NOT_REMEDIATED
     execution = result.get("execution")
     if not isinstance(execution, dict) or "status" not in execution:
         return EXIT_OK
@@ -215,7 +226,9 @@ def main(argv: Sequence[str]) -> int:
         real_stdout.write(json.dumps(result, indent=2) + "\n")
         real_stdout.flush()
     status = exit_status(result)
-    if status != EXIT_OK:
+    for line in result["sandbox"]["denied"]:
+        print(f"replay: IAM refused {line}", file=sys.stderr)
+    if status != EXIT_OK and isinstance(result.get("execution"), dict):
         execution = result["execution"]
         print(
             f"replay: the workflow did not remediate fully: execution {execution['status']}, "

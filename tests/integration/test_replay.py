@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from samtranslator.yaml_helper import yaml_parse
 
 from sandbox.replay import main, remediation_mode
 from tests.conftest import AUDIT_EVENTS_TOPIC_ARN, EVENTS_DIR, ROOT
@@ -286,3 +287,32 @@ def test_a_rules_error_ends_with_one_clear_line_and_no_stack_trace(tmp_path: Pat
     assert verbose.returncode == 1
     assert 'File "' in verbose.stderr
     assert verbose.stderr.splitlines()[-1] == last
+
+
+def template_with_a_narrower_role(tmp_path: Path) -> Path:
+    """template.yaml whose function may no longer start the workflow, as a careless edit would leave it."""
+    template: dict[str, Any] = yaml_parse((ROOT / "template.yaml").read_text())
+    role = template["Resources"]["AuditEventsFunctionRole"]["Properties"]
+    statements = role["Policies"][0]["PolicyDocument"]["Statement"]
+    role["Policies"][0]["PolicyDocument"]["Statement"] = [
+        s for s in statements if s.get("Sid") != "StartRemediation"
+    ]
+    for local in ("functions", "layers", "statemachine"):
+        (tmp_path / local).symlink_to(ROOT / local)
+    path = tmp_path / "template.json"
+    path.write_text(json.dumps(template))
+    return path
+
+
+def test_a_call_iam_refuses_fails_the_replay_and_is_named(tmp_path: Path) -> None:
+    completed = replay_real(
+        "scheduled-non-compliant.json",
+        "--mode",
+        "Enforce",
+        "--template",
+        str(template_with_a_narrower_role(tmp_path)),
+    )
+
+    assert completed.returncode != 0
+    assert "AuditEventsFunctionRole was denied states:StartExecution" in completed.stderr
+    assert "because no identity-based policy allows the states:StartExecution action" in completed.stderr
