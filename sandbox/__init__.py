@@ -11,7 +11,9 @@ Where things are: `lifecycle` (the Sandbox: open, deploy, invoke, wait, settle, 
 Functions executions), `eventbridge` (rule targets, input transformers), `execution_events`
 (status-change events), `lambdas` (in-process Lambda), `stepfunctions` (the ASL interpreter's
 fixes), `deployer` (template.yaml into moto), `device_defender` (the emulator), `faults`,
-`patching` (every patch of moto and botocore), `iot_delete_checks` (DeleteCertificate's refusals), `workflow` (the workflow test harness).
+`patching` (every patch of moto and botocore), `iot_delete_checks` (DeleteCertificate's refusals), `iam` (each caller's
+identity and IAM's evaluation of its requests), `alarm_actions` (CloudWatch alarms notifying SNS), `subscriptions`
+(queues subscribed to topics with the policy SNS needs), `workflow` (the workflow test harness).
 """
 
 from sandbox.clock import SandboxClock
