@@ -59,6 +59,12 @@ def test_a_delivery_the_function_refuses_is_kept_in_the_subscription_dlq(workflo
     refused = sb.calls.of("sns", "Invoke")
     assert [call.outcome for call in refused] == ["AccessDeniedException"]
     assert refused[0].caller == "sns.amazonaws.com"
+    failed = sb.client("cloudwatch").list_metrics(
+        Namespace="AWS/SNS", MetricName="NumberOfNotificationsFailed"
+    )
+    assert [metric["Dimensions"] for metric in failed["Metrics"]] == [
+        [{"Name": "TopicName", "Value": topic.rsplit(":", 1)[-1]}]
+    ]
     # ... and the message waits in the subscription's dead-letter queue, encrypted with the audit key
     sqs = sb.client("sqs")
     dlq = sqs.get_queue_url(
@@ -67,3 +73,41 @@ def test_a_delivery_the_function_refuses_is_kept_in_the_subscription_dlq(workflo
     kept = sqs.receive_message(QueueUrl=dlq["QueueUrl"], MaxNumberOfMessages=10).get("Messages", [])
     assert len(kept) == 1
     assert json.loads(json.loads(kept[0]["Body"])["Message"]) == {"taskId": "refused-delivery"}
+
+
+def test_a_report_the_topic_policy_refuses_to_eventbridge_is_counted_not_delivered(
+    workflow: Workflow,
+) -> None:
+    # Given the reports topic's policy without its statement for the failed-executions rule
+    sb = workflow.sb
+    topic = workflow.stack.physical_ids["RemediationReportsTopic"]
+    sns = sb.client("sns")
+    document = json.loads(sns.get_topic_attributes(TopicArn=topic)["Attributes"]["Policy"])
+    document["Statement"] = [
+        s for s in document["Statement"] if s.get("Sid") != "FailedExecutionsRulePublishes"
+    ]
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(document))
+    machine = workflow.stack.physical_ids["RemediationStateMachine"]
+    execution = f"{machine.replace(':stateMachine:', ':execution:')}:run-1"
+
+    # When Step Functions reports an execution that timed out
+    sb.client("events").put_events(
+        Entries=[
+            {
+                "Source": "aws.states",
+                "DetailType": "Step Functions Execution Status Change",
+                "Detail": json.dumps(
+                    {"executionArn": execution, "stateMachineArn": machine, "status": "TIMED_OUT"}
+                ),
+                "Resources": [execution],
+            }
+        ]
+    )
+
+    # Then nothing reaches the topic, and the refusal shows in the call log and EventBridge's metric
+    assert workflow.reports() == []
+    [refused] = sb.calls.of("events", "Publish")
+    assert (refused.outcome, refused.caller) == ("AuthorizationError", "events.amazonaws.com")
+    failed = sb.client("cloudwatch").list_metrics(Namespace="AWS/Events", MetricName="FailedInvocations")
+    rule = workflow.stack.physical_ids["RemediationExecutionFailedRule"]
+    assert [metric["Dimensions"] for metric in failed["Metrics"]] == [[{"Name": "RuleName", "Value": rule}]]
