@@ -133,6 +133,7 @@ class EventBridgeTargets:
             if service not in _OUR_TARGETS:
                 continue
             if not self._allowed(rule, target, service):
+                self._dead_letter(rule, target, event)
                 continue
             payload = target_input(target, event)
             body = payload if isinstance(payload, str) else json.dumps(payload)
@@ -168,4 +169,33 @@ class EventBridgeTargets:
                 role_session(str(role), "EventBridge"), [Access("states:StartExecution", arn)]
             )
             is None
+        )
+
+    def _dead_letter(self, rule: Any, target: Mapping[str, Any], event: Mapping[str, Any]) -> None:
+        """A refused delivery is not retried: EventBridge sends the event to the target's dead-letter
+        queue, if it has one and may write there, with the rule, target and error as message attributes
+        (EventBridge user guide, "Using dead-letter queues to process undelivered events")."""
+        queue_arn = (target.get("DeadLetterConfig") or {}).get("Arn")
+        if self._iam is None or not queue_arn:
+            return
+        access = Access(
+            "sqs:SendMessage", queue_arn, "queue", key_actions=("kms:GenerateDataKey", "kms:Decrypt")
+        )
+        if not self._iam.deliver(
+            "events.amazonaws.com", access, source_arn=rule.arn, operation="SendMessage"
+        ):
+            return
+        from moto.sqs.models import sqs_backends
+
+        attributes = {
+            "RULE_ARN": rule.arn,
+            "TARGET_ARN": str(target["Arn"]),
+            "ERROR_CODE": "NO_PERMISSIONS",
+            "ERROR_MESSAGE": "EventBridge is not authorized to deliver to the target.",
+        }
+        queue = queue_arn.split(":")
+        sqs_backends[queue[4]][queue[3]].send_message(
+            queue[5],
+            json.dumps(dict(event)),
+            message_attributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
         )

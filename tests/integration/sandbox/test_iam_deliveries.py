@@ -111,3 +111,9 @@ def test_a_report_the_topic_policy_refuses_to_eventbridge_is_counted_not_deliver
     failed = sb.client("cloudwatch").list_metrics(Namespace="AWS/Events", MetricName="FailedInvocations")
     rule = workflow.stack.physical_ids["RemediationExecutionFailedRule"]
     assert [metric["Dimensions"] for metric in failed["Metrics"]] == [[{"Name": "RuleName", "Value": rule}]]
+    # ... and the event waits in the target's dead-letter queue, with the rule that could not deliver it
+    sqs = sb.client("sqs")
+    dlq = sqs.get_queue_url(QueueName=f"{workflow.stack.name}-remediation-reports-delivery-dlq")["QueueUrl"]
+    [kept] = sqs.receive_message(QueueUrl=dlq, MessageAttributeNames=["All"])["Messages"]
+    assert json.loads(kept["Body"])["detail"]["executionArn"] == execution
+    assert kept["MessageAttributes"]["RULE_ARN"]["StringValue"].endswith(f"rule/{rule}")
