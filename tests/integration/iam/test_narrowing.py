@@ -1,6 +1,7 @@
 """Every resource a runtime role's statement names is the one the scenarios need: with it replaced by
 another resource of the same service and type, IAM refuses the statement's action on the real one
-and the scenario does not reach its healthy outcome.
+and the scenario does not reach its healthy outcome. A topic or queue policy that grants the role
+the same actions loses that grant in the copy, so that the statement alone decides.
 
 Statements none of whose actions the scenarios make (the function's log writes, X-Ray) are not here:
 the sandbox runs no Lambda or IoT logging agent that would make them."""
