@@ -24,7 +24,7 @@ MODE ?= Enforce
 VERBOSE := $(if $(filter-out 0,$(V)),-v)
 
 .PHONY: help dev lint format test test-unit test-integration e2e replay demo bench build clean \
-	lint-template layer-requirements package deploy
+	lint-template layer-requirements package deploy iam-manifest
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ format: $(VENV)/.synced ## apply ruff's fixes and formatting
 # turn an offline run into one against a real account.
 test: $(VENV)/.synced ## unit, integration and e2e suites, all offline (the e2e suite in the sandbox)
 	env -u STACK_NAME -u ENFORCE $(PY) -m pytest tests/unit tests/integration tests/e2e -n 2 $(PYTEST_ARGS)
+
+iam-manifest: $(VENV)/.synced ## rerun the IAM scenarios and rewrite the permissions manifest the mutation tests use
+	$(PY) -m tests.integration.iam.manifest
 
 test-unit: $(VENV)/.synced ## the unit suite alone (PYTEST_ARGS=... passed to pytest)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)

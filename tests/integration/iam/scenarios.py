@@ -1,0 +1,278 @@
+"""Named sandbox scenarios that, together, make every call the stack's runtime roles make in the real
+flow, each checked against its healthy outcome. The IAM suite runs them on template.yaml (the
+permissions manifest is what they were granted) and on mutated copies of it (they must break).
+
+Each scenario gets a fresh sandbox with the template deployed and returns its problems: an empty list
+is the healthy outcome.
+
+- audit: an on-demand audit of the workshop fleet plus a revoked CA and conflicting client ids; its
+  notification (AuditNotificationRole) reaches the function, whose execution quarantines (deny-all
+  policy attached and verified), deactivates the device and CA certificates, enables logging and
+  publishes a finding; the report reaches RemediationReportsTopic.
+- policy-replacement: the workflow runs a task replacing an overly permissive policy's default
+  version (its rule is dry-run in rules.yaml, so no audit starts it).
+- finding-window: a per-finding notification claims the finding into its window's inbox; the window's
+  execution reads the inbox and publishes the finding.
+- rejected-message: a message that is no audit notification is kept in the quarantine queue.
+- failure-destination: the function fails (StartExecution refused by Step Functions) until Lambda
+  sends the event to the on-failure queue.
+- quarantine-blocked: IoT refuses AttachPolicy, so the quarantine task is blocked and the
+  QuarantineBlocked metric is sent.
+- failed-execution: IoT keeps refusing StartAuditMitigationActionsTask, the execution fails, and
+  EventBridge reports it on RemediationReportsTopic.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+from sandbox import LambdaFunctionError, Sandbox, Stack
+from sandbox.fleet import Seeder
+from sandbox.workflow import TIME_SCALE, Workflow, audit_plan, task
+from tests.conftest import ROOT, with_message
+
+TEMPLATE: Final = ROOT / "template.yaml"
+PARAMETERS: Final = {
+    "RemediationMode": "Enforce",
+    "ManageAccountAuditConfiguration": "true",
+    "FindingWindowSeconds": 10,
+    "LogLevel": "WARNING",
+}
+AUDIT_CHECKS: Final = (
+    "DEVICE_CERTIFICATE_SHARED_CHECK",
+    "LOGGING_DISABLED_CHECK",
+    "REVOKED_CA_CERTIFICATE_STILL_ACTIVE_CHECK",
+    "CONFLICTING_CLIENT_IDS_CHECK",
+)
+POLICY_CHECK: Final = "IOT_POLICY_OVERLY_PERMISSIVE_CHECK"
+SHARED_CHECK: Final = "DEVICE_CERTIFICATE_SHARED_CHECK"
+LOGGING_CHECK: Final = "LOGGING_DISABLED_CHECK"
+EXPIRING_CHECK: Final = "DEVICE_CERTIFICATE_EXPIRING_CHECK"
+SETTLE_SECONDS: Final = 30.0
+
+
+@dataclass
+class Run:
+    """A scenario's sandbox, still open: what the scenario saw, and IAM's record of it."""
+
+    sb: Sandbox
+    stack: Stack
+    wf: Workflow
+    problems: list[str] = field(default_factory=list)
+    report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def healthy(self) -> bool:
+        return not self.problems
+
+    def role_ids(self) -> dict[str, str]:
+        """Role ARN -> logical id, for the stack's roles."""
+        return {
+            str(self.stack.get_att(logical_id, "Arn")): logical_id
+            for logical_id, kind in self.stack.resource_types.items()
+            if kind == "AWS::IAM::Role"
+        }
+
+    def role_arn(self, logical_id: str) -> str:
+        return str(self.stack.get_att(logical_id, "Arn"))
+
+    def granted(self) -> set[tuple[str, str]]:
+        """(role logical id, action) of every request IAM allowed a role of the stack."""
+        roles = self.role_ids()
+        return {(roles[arn], action) for arn, action in self.sb.iam.granted if arn in roles}
+
+
+def _report(run: Run, result: Any, *, expected: str = "full-success") -> None:
+    """The execution SUCCEEDED with the expected result."""
+    if result.status != "SUCCEEDED":
+        run.problems.append(f"execution {result.status}: {result.get('error')} {result.get('cause')}")
+        return
+    run.report = result.output_json
+    if run.report.get("result") != expected:
+        run.problems.append(f"report result {run.report.get('result')!r}, not {expected!r}: {run.report}")
+
+
+def _invocations(run: Run) -> None:
+    """Every invocation of the function succeeded (a failure is retried, then kept in a queue)."""
+    failed = [i.error_payload() for i in run.sb.lambdas.invocations if not i.succeeded]
+    if failed:
+        run.problems.append(f"the function failed: {failed}")
+
+
+def _audit(run: Run) -> None:
+    sb = run.sb
+    # The defects the four checks report, and nothing else to seed.
+    fleet = Seeder("iam-audit", sb.emulator, sb.client("iot"))
+    fleet.shared_certificate(policy=fleet.allow_everything("AllowAllPolicy"))
+    fleet.logging_disabled(explicitly=False)
+    fleet.revoked_ca_certificate()
+    fleet.conflicting_client_ids()
+    audit = sb.client("iot").start_on_demand_audit_task(targetCheckNames=list(AUDIT_CHECKS))["taskId"]
+    sb.settle(timeout=SETTLE_SECONDS)
+    sent = [p for p in sb.emulator.published if p.kind == "audit"]
+    if [p.error for p in sent] != [None]:
+        run.problems.append(f"audit notification not sent: {[p.error for p in sent]}")
+        return
+    executions = run.wf.executions()
+    if len(executions) != 1:
+        run.problems.append(f"{len(executions)} executions for audit {audit}")
+        return
+    result = run.wf.wait(executions[0])
+    _invocations(run)
+    _report(run, result)
+    reports = run.wf.reports()
+    if run.report and run.report not in reports:
+        run.problems.append("the report did not reach RemediationReportsTopic")
+    if not any("findingId" in message for message in reports):
+        run.problems.append("no finding was published to RemediationReportsTopic")
+
+
+def _policy_replacement(run: Run) -> None:
+    iot = run.sb.client("iot")
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}],
+    }
+    with run.sb.calls.pause():
+        iot.create_policy(policyName="AllowAll", policyDocument=json.dumps(document))
+    policy = {"policyVersionIdentifier": {"policyName": "AllowAll", "policyVersionId": "1"}}
+    audit = run.wf.seed_audit({POLICY_CHECK: [policy]})
+    planned = task(
+        {"findingIds": audit.ids(POLICY_CHECK)},
+        {POLICY_CHECK: [run.wf.action("ReplacePolicyWithBlankAction")]},
+    )
+    _report(run, run.wf.run(audit_plan(audit.task_id, planned)))
+    with run.sb.calls.pause():
+        version = iot.get_policy(policyName="AllowAll")["defaultVersionId"]
+    if version == "1":
+        run.problems.append("the policy's default version was not replaced")
+
+
+def _finding_window(run: Run) -> None:
+    audit = run.wf.seed_audit({EXPIRING_CHECK: [{"deviceCertificateId": f"{7:064x}"}]})
+    [finding] = run.wf.findings(audit, EXPIRING_CHECK)
+    outcome = run.wf.deliver(run.wf.finding_notification(finding))
+    name = outcome.get("execution", {}).get("name")
+    if not name:
+        run.problems.append(f"the finding was not claimed into a window: {outcome}")
+        return
+    run.sb.settle(timeout=SETTLE_SECONDS)
+    _invocations(run)
+    _report(run, run.wf.wait(run.wf.execution_arn(name)))
+
+
+def _queue_messages(run: Run, logical_id: str) -> list[dict[str, Any]]:
+    with run.sb.calls.pause():
+        messages = (
+            run.sb.client("sqs")
+            .receive_message(QueueUrl=run.stack[logical_id], MaxNumberOfMessages=10)
+            .get("Messages", [])
+        )
+    return [json.loads(message["Body"]) for message in messages]
+
+
+def _rejected_message(run: Run) -> None:
+    event = with_message(run.wf.sns_event({}), "this is not an audit notification")
+    outcome = run.sb.invoke("AuditEventsFunction", event)
+    if outcome.get("decision") != "rejected":
+        run.problems.append(f"the message was not rejected: {outcome}")
+    if len(_queue_messages(run, "AuditEventsQuarantineQueue")) != 1:
+        run.problems.append("the rejected message is not in the quarantine queue")
+
+
+def _failure_destination(run: Run) -> None:
+    run.sb.faults.add("stepfunctions", "StartExecution", error="ServiceUnavailable", times=None)
+    audit = run.wf.seed_audit({LOGGING_CHECK: [{"account": run.sb.account_id}]})
+    run.sb.invoke_async("AuditEventsFunction", run.wf.sns_event(run.wf.audit_notification(audit)))
+    run.sb.settle(timeout=SETTLE_SECONDS)
+    run.sb.faults.clear()
+    failed = _queue_messages(run, "AuditEventsFailureQueue")
+    if [m.get("requestContext", {}).get("condition") for m in failed] != ["RetriesExhausted"]:
+        run.problems.append(f"the failed event is not in the on-failure queue: {failed}")
+
+
+def _blocked_signals(run: Run) -> float:
+    metric = {
+        "Namespace": "IoTAuditRemediator",
+        "MetricName": "QuarantineBlocked",
+        "Dimensions": [{"Name": "stack", "Value": run.stack.name}],
+    }
+    now = datetime.now(UTC)
+    with run.sb.calls.pause():
+        data = run.sb.client("cloudwatch").get_metric_data(
+            MetricDataQueries=[
+                {"Id": "blocked", "MetricStat": {"Metric": metric, "Period": 60, "Stat": "Sum"}}
+            ],
+            StartTime=now - timedelta(hours=1),
+            EndTime=now + timedelta(hours=1),
+        )
+    return float(sum(value for result in data["MetricDataResults"] for value in result["Values"]))
+
+
+def _quarantine_blocked(run: Run) -> None:
+    run.sb.faults.add("iot", "AttachPolicy", error="UnauthorizedException", times=None)
+    audit = run.wf.seed_audit({SHARED_CHECK: [run.wf.device("UnprotectedSensor")]})
+    planned = task(
+        {"findingIds": audit.ids(SHARED_CHECK)}, {SHARED_CHECK: [run.wf.action("QuarantineThingsAction")]}
+    )
+    _report(run, run.wf.run(audit_plan(audit.task_id, planned)), expected="failed")
+    outcomes = run.report.get("tasks", [])
+    if [(o.get("status"), o.get("signalError")) for o in outcomes] != [("BLOCKED", None)]:
+        run.problems.append(f"the task was not blocked, or its metric not sent: {outcomes}")
+    if _blocked_signals(run) != 1:
+        run.problems.append("no QuarantineBlocked data point")
+
+
+def _failed_execution(run: Run) -> None:
+    run.sb.faults.add("iot", "StartAuditMitigationActionsTask", error="LimitExceededException", times=None)
+    audit = run.wf.seed_audit({LOGGING_CHECK: [{"account": run.sb.account_id}]})
+    planned = task(
+        {"findingIds": audit.ids(LOGGING_CHECK)}, {LOGGING_CHECK: [run.wf.action("EnableErrorLoggingAction")]}
+    )
+    result = run.wf.run(audit_plan(audit.task_id, planned))
+    if (result.status, result.get("error")) != ("FAILED", "Iot.LimitExceededException"):
+        run.problems.append(f"execution {result.status} {result.get('error')}, not FAILED by the limit")
+    ended = run.wf.reports(at_least=1, timeout=5.0)
+    if [m.get("kind") for m in ended] != ["execution-ended-abnormally"]:
+        run.problems.append(f"the failed execution was not reported on RemediationReportsTopic: {ended}")
+
+
+# A permission's mutation test runs the first scenario that needs it: the ones that end well come
+# first (cheapest first), since a scenario whose healthy outcome is a failure may fail the same way
+# without the permission.
+SCENARIOS: Final[Mapping[str, Callable[[Run], None]]] = {
+    "rejected-message": _rejected_message,
+    "policy-replacement": _policy_replacement,
+    "finding-window": _finding_window,
+    "audit": _audit,
+    "quarantine-blocked": _quarantine_blocked,
+    "failure-destination": _failure_destination,
+    "failed-execution": _failed_execution,
+}
+
+
+@contextmanager
+def running(name: str, template: Path = TEMPLATE) -> Iterator[Run]:
+    """A fresh sandbox with `template` deployed and scenario `name` run in it (open until the end)."""
+    scenario = SCENARIOS[name]
+    with Sandbox(time_scale=TIME_SCALE) as sb:
+        stack = sb.deploy(template, parameters=PARAMETERS)
+        wf = Workflow(sb, stack)
+        wf.subscribe_reports()
+        run = Run(sb, stack, wf)
+        try:
+            scenario(run)
+        except (LambdaFunctionError, TimeoutError) as error:
+            run.problems.append(f"{type(error).__name__}: {error}")
+        try:
+            # What a scenario cut short left running ends before the sandbox closes.
+            sb.settle(timeout=SETTLE_SECONDS)
+        except TimeoutError as error:
+            run.problems.append(f"{type(error).__name__}: {error}")
+        yield run
