@@ -46,7 +46,9 @@ def test_an_action_role_trusted_for_one_scheduler_schedule_fails_the_actions_fin
     schedule = {
         "Fn::Sub": "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/default/x"
     }
-    template = mutations.trust_condition(mutations.load(), role, "ArnEquals", "aws:SourceArn", schedule)
+    template = mutations.trust_condition(
+        mutations.load(), role, "ArnEqualsIfExists", "aws:SourceArn", schedule
+    )
     scenario = next(iter(manifest.load()[role].values()))[0]
 
     with running(scenario, mutations.write(template, tmp_path)) as run:
@@ -70,7 +72,7 @@ def test_an_action_role_trusted_for_one_scheduler_schedule_fails_the_actions_fin
 
 def test_a_notification_role_trusted_for_another_account_sends_nothing(tmp_path: Path) -> None:
     template = mutations.trust_condition(
-        mutations.load(), "AuditNotificationRole", "StringEquals", "aws:SourceAccount", OTHER_ACCOUNT
+        mutations.load(), "AuditNotificationRole", "StringEqualsIfExists", "aws:SourceAccount", OTHER_ACCOUNT
     )
 
     with running("audit", mutations.write(template, tmp_path)) as run:
@@ -138,8 +140,12 @@ def test_without_eventbridge_in_the_key_policy_a_failed_execution_is_not_reporte
         failed = [c for c in run.sb.calls.of("events") if c.caller == "events.amazonaws.com"]
         topic = run.stack["RemediationReportsTopic"]
 
+        dlq = run.stack.get_att("RemediationReportsDeliveryDLQ", "Arn")
+
     assert run.problems
-    assert [(d.action, d.code) for d in refused] == [("kms:GenerateDataKey", "KMS.AccessDeniedException")]
+    # The rule's dead-letter queue is encrypted with the same key, so the event cannot be kept there either.
+    assert [(d.action, d.code) for d in refused] == [("kms:GenerateDataKey", "KMS.AccessDeniedException")] * 2
     assert [(c.operation, c.params["Target"], c.outcome) for c in failed] == [
-        ("Publish", topic, "KMS.AccessDeniedException")
+        ("Publish", topic, "KMS.AccessDeniedException"),
+        ("SendMessage", dlq, "KMS.AccessDeniedException"),
     ]
