@@ -344,7 +344,6 @@ def function_role_least_privilege(stack: Stack) -> list[str]:
         "dynamodb:PutItem": {idempotency, history},
         "dynamodb:UpdateItem": {idempotency, history},
         "dynamodb:DeleteItem": {idempotency},
-        "dynamodb:ConditionCheckItem": {history},
         "sqs:SendMessage": queues,
         "xray:PutTraceSegments": {"*"},
         "xray:PutTelemetryRecords": {"*"},
