@@ -42,6 +42,7 @@ from sandbox.iam.service_contexts import Readings
 from sandbox.iot_delete_checks import IoTDeleteChecks
 from sandbox.lambda_clock import handlers_read
 from sandbox.lambdas import LambdaRunner
+from sandbox.ssm_events import ParameterStoreEvents
 from sandbox.stepfunctions import StepFunctionsRuntime
 
 LOG = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ class Sandbox:
         )
         self._status_events = ExecutionStatusEvents(region=region, account_id=account_id, calls=self.calls)
         self._iot_delete_checks = IoTDeleteChecks()
+        self._parameter_events = ParameterStoreEvents(calls=self.calls, is_open=lambda: self._open)
         self._alarm_actions = AlarmActions(self.iam)
         self._want_emulator = emulator
         self._emulator_options = dict(emulator_options or {})
@@ -138,6 +140,7 @@ class Sandbox:
             self._event_targets.install()
             self._status_events.install()
             self._iot_delete_checks.install()
+            self._parameter_events.install()
             self._alarm_actions.install()
             if emulator_class is not None:
                 self.emulator = emulator_class(
@@ -162,6 +165,7 @@ class Sandbox:
             self._status_events.stop_reporting,
             self._status_events.uninstall,
             self._iot_delete_checks.uninstall,
+            self._parameter_events.uninstall,
             self._alarm_actions.uninstall,
             self._event_targets.uninstall,
             self.stepfunctions.uninstall,

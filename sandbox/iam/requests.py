@@ -133,6 +133,16 @@ def _iot_unscoped(operation: str) -> Callable[[Mapping[str, Any], Where], list[A
     return accesses
 
 
+def _get_parameter(params: Mapping[str, Any], where: Where) -> list[Access]:
+    """Authorized on the parameter: `arn:...:parameter/<name without its leading slash>` (Service
+    Authorization Reference, Systems Manager: resource type `parameter`); a name may carry a
+    `:version` or `:label` selector, and may be the parameter's ARN."""
+    name = str(params["Name"])
+    if name.startswith("arn:"):
+        return [Access("ssm:GetParameter", name.rsplit(":", 1)[0] if name.count(":") > 5 else name)]
+    return [Access("ssm:GetParameter", where.arn("ssm", "parameter/" + name.split(":", 1)[0].lstrip("/")))]
+
+
 def _invoke(params: Mapping[str, Any], where: Where) -> list[Access]:
     name = str(params["FunctionName"])
     function = name if name.startswith("arn:") else where.arn("lambda", f"function:{name}")
@@ -153,6 +163,7 @@ _REQUESTS: Final[dict[tuple[str, str], Callable[[Mapping[str, Any], Where], list
     ("cloudwatch", "PutMetricData"): _put_metric_data,
     ("iot", "AttachPolicy"): _attach_policy,
     ("lambda", "Invoke"): _invoke,
+    ("ssm", "GetParameter"): _get_parameter,
     **{
         ("iot", operation): _iot_unscoped(operation)
         for operation in (

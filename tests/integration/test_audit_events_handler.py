@@ -108,6 +108,10 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
         )
         for name, value in env.items():
             monkeypatch.setenv(name, value)
+        # The stack's kill switch, released as deployed: without it every start reads as pulled.
+        boto3.client("ssm", region_name=REGION).put_parameter(
+            Name=env["KILL_SWITCH_PARAMETER_NAME"], Value="released", Type="String"
+        )
         cached_services = (
             production.audit_events_settings,
             production.rules,

@@ -13,6 +13,7 @@ from samtranslator.yaml_helper import yaml_parse
 from audit_remediator.adapters.history import RemediationHistory
 from audit_remediator.adapters.idempotency import idempotency_config, once_per_key
 from audit_remediator.intake import History, Services, StartOrder
+from audit_remediator.kill_switch import SwitchReading, reading_of
 from audit_remediator.models.identifiers import execution_arn
 from audit_remediator.models.plan import (
     Claim,
@@ -49,6 +50,7 @@ def environment(**overrides: str) -> dict[str, str]:
         "MITIGATION_ACTION_NAMES": ",".join(f"{STACK_NAME}-{name}" for name in template_mitigation_actions()),
         "FINDING_WINDOW_SECONDS": "300",
         "HISTORY_RETENTION_DAYS": "90",
+        "KILL_SWITCH_PARAMETER_NAME": f"/{STACK_NAME}/kill-switch",
     }
     values.update(overrides)
     return values
@@ -108,6 +110,18 @@ class FakeHistory:
 
 
 @dataclass
+class FakeKillSwitch:
+    """The switch's reading, set by the test; every read is counted."""
+
+    reading: SwitchReading = field(default_factory=lambda: reading_of("released"))
+    reads: int = 0
+
+    def read(self) -> SwitchReading:
+        self.reads += 1
+        return self.reading
+
+
+@dataclass
 class FakeQuarantine:
     kept: list[tuple[Any, str]] = field(default_factory=list)
 
@@ -162,6 +176,7 @@ class Fakes:
     history: FakeHistory
     quarantine: FakeQuarantine
     once: IdempotencyTable
+    kill_switch: FakeKillSwitch
 
 
 class RemediationTable:
@@ -215,7 +230,7 @@ def make_fakes(
     **env: str,
 ) -> Fakes:
     executions, quarantine, once = FakeExecutions(), FakeQuarantine(), IdempotencyTable()
-    fake_history = FakeHistory()
+    fake_history, kill_switch = FakeHistory(), FakeKillSwitch()
     services = Services(
         settings=AuditEventsSettings.from_environment(environment(**env)),
         rules=rules,
@@ -223,6 +238,7 @@ def make_fakes(
         history=history or fake_history,
         quarantine=quarantine,
         start_once=once.start_once,
+        kill_switch=kill_switch,
         clock=lambda: now,
     )
-    return Fakes(services, executions, fake_history, quarantine, once)
+    return Fakes(services, executions, fake_history, quarantine, once, kill_switch)

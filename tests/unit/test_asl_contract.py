@@ -76,6 +76,8 @@ def expression(text: str, overrides: dict[str, Any] | None = None) -> jsonata.Js
 
 
 START = "Start audit mitigation actions task"
+# The kill switch is read right before every start; only its Choice leads on to the start.
+SWITCH_GUARD = ("Read kill switch before start", "Kill switch released?")
 QUARANTINE_GUARD = ("Attach quarantine policy", "Verify quarantine policy", "Quarantine policy attached?")
 
 
@@ -297,7 +299,8 @@ QUARANTINE_ACTION = "iot-audit-remediator-QuarantineThingsAction"
 def test_only_a_task_that_quarantines_passes_through_the_policy_guard(
     mapping: dict[str, list[str]], guarded: bool
 ) -> None:
-    # Every enforced start goes through this Choice; only the guard's last Choice leads on to the start.
+    # Every enforced start goes through this Choice; only the guard's last Choice leads on to the kill
+    # switch, and only the switch's Choice leads on to the start.
     processor = task_processor()
     entry = processor["Start mitigation task"]
     [rule] = entry["Choices"]
@@ -305,11 +308,14 @@ def test_only_a_task_that_quarantines_passes_through_the_policy_guard(
     states = {"input": {"task": {"auditCheckToActionsMapping": mapping}}}
     assert bool(condition.evaluate(None, {"states": states})) is guarded
     assert rule["Next"] == QUARANTINE_GUARD[0]
-    assert entry["Default"] == START
+    assert entry["Default"] == SWITCH_GUARD[0]
+    into_switch = {n for n, s in processor.items() if SWITCH_GUARD[0] in transitions(s)}
+    assert into_switch == {"Start mitigation task", "Quarantine policy attached?"}
     into_start = {n for n, s in processor.items() if START in transitions(s)}
-    assert into_start == {"Start mitigation task", "Quarantine policy attached?"}
+    assert into_start == {SWITCH_GUARD[1]}
+    assert [c["Next"] for c in processor[SWITCH_GUARD[1]]["Choices"]] == [START]
     attached = processor["Quarantine policy attached?"]
-    assert [c["Next"] for c in attached["Choices"]] == [START]
+    assert [c["Next"] for c in attached["Choices"]] == [SWITCH_GUARD[0]]
     assert attached["Default"] == "Quarantine blocked"
 
 
@@ -369,7 +375,12 @@ def test_a_task_that_never_ends_stays_far_below_the_history_limit() -> None:
     # C22: iterations x events per iteration, from the ASL itself.
     processor = task_processor()
     loop = poll_loop()
-    assert loop == ["Mitigation task finished?", "Read mitigation task status", "Wait for mitigation task"]
+    assert loop == [
+        "Mitigation task finished?",
+        "Read kill switch while running",
+        "Read mitigation task status",
+        "Wait for mitigation task",
+    ]
     per_iteration = sum(EVENTS[processor[name]["Type"]] for name in loop)
     per_iteration_retrying = per_iteration + sum(EVENTS_PER_RETRY * retries(processor[name]) for name in loop)
     findings_map = processor["List failed finding executions"]
@@ -384,6 +395,7 @@ def test_a_task_that_never_ends_stays_far_below_the_history_limit() -> None:
             "Dry run or enforce?",
             "Start mitigation task",
             *QUARANTINE_GUARD,
+            *SWITCH_GUARD,
             START,
             "Describe existing task",
             "Same task as planned?",
@@ -394,7 +406,7 @@ def test_a_task_that_never_ends_stays_far_below_the_history_limit() -> None:
     # Every retrier exhausted on every call (the last attempt then succeeding or caught).
     retried = sum(
         retries(processor[name])
-        for name in (*QUARANTINE_GUARD, START, "Describe existing task", "Record task outcome")
+        for name in (*QUARANTINE_GUARD, *SWITCH_GUARD, START, "Describe existing task", "Record task outcome")
     )
     listed = next(iter(findings_map["ItemProcessor"]["States"].values()))
     per_task_retrying = (
@@ -403,7 +415,7 @@ def test_a_task_that_never_ends_stays_far_below_the_history_limit() -> None:
         + max_polls() * (per_iteration_retrying - per_iteration)
     )
 
-    assert per_iteration == 9
+    assert per_iteration == 14
     assert per_task <= 1_000, per_task
     assert per_task_retrying <= 2_500, per_task_retrying
 

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 
 from audit_remediator.errors import RejectedMessageError, RulesError
 from audit_remediator.inbound import check_origin, envelope, parse_message
+from audit_remediator.kill_switch import KillSwitch, KillSwitchPulledError
 from audit_remediator.models.identifiers import execution_arn
 from audit_remediator.models.notifications import AuditCompletionNotification, FindingNotification
 from audit_remediator.models.plan import (
@@ -90,6 +91,7 @@ class Services:
     history: History
     quarantine: Quarantine
     start_once: StartOnce
+    kill_switch: KillSwitch
     clock: Callable[[], float] = field(default=time.time)
 
 
@@ -131,7 +133,13 @@ def start_once(*, request: OnceKey, order: StartOrder, services: Services) -> St
     Production runs it under Powertools idempotency keyed by `request`, so a delivery the store has
     seen gets the stored result (marked `replayed`) and a concurrent one gets
     IdempotencyAlreadyInProgressError; the function itself never looks at the key.
+
+    The kill switch is read first, inside the idempotent call: pulled (or unreadable), it raises, so
+    Powertools deletes the in-progress record and the same delivery after the release starts once.
     """
+    reading = services.kill_switch.read()
+    if reading.pulled:
+        raise KillSwitchPulledError(reading.reason)
     if order.claim is None or order.window is None:
         started = services.executions.start(order.name, order.input_json)
         return Started(order.name, order.input_json, already_existed=started.already_existed)
@@ -301,6 +309,27 @@ def _log_decision(outcome: Outcome, settings: AuditEventsSettings) -> None:
     )
 
 
+def _record_pause(
+    services: Services,
+    message: AuditCompletionNotification | FindingNotification,
+    rules: RuleSet,
+    paused: KillSwitchPulledError,
+) -> None:
+    """The decision log's entry for a start the kill switch stopped; the event itself stays with
+    Lambda (retries, then the on-failure queue) until it is delivered again."""
+    finding_id = message.finding_id if isinstance(message, FindingNotification) else None
+    key = f"{rules.version}#FINDING#{finding_id}#PAUSED" if finding_id else f"{rules.version}#PAUSED"
+    record: dict[str, Any] = {"decision": "paused", "reason": str(paused)}
+    if finding_id:
+        record["findingId"] = finding_id
+    services.history.record_decision(message.task_id, key, record)
+    _count("DecisionPaused")
+    logger.warning(
+        "kill switch: nothing started; the notification fails so Lambda keeps it",
+        extra={"decision": "paused", "reason": str(paused), "rulesVersion": rules.version},
+    )
+
+
 def handle_event(event: Any, services: Services) -> Outcome:
     """Handle one SNS delivery. Rejections are quarantined and returned; AWS errors propagate (retry)."""
     _count("Notifications")
@@ -323,10 +352,14 @@ def handle_event(event: Any, services: Services) -> Outcome:
         logger.exception("rules table unusable: nothing is remediated")
         _count("RulesInvalid")
         raise
-    if isinstance(message, AuditCompletionNotification):
-        outcome = _handle_audit(services, message, rules)
-    else:
-        outcome = _handle_finding(services, message, rules)
+    try:
+        if isinstance(message, AuditCompletionNotification):
+            outcome = _handle_audit(services, message, rules)
+        else:
+            outcome = _handle_finding(services, message, rules)
+    except KillSwitchPulledError as paused:
+        _record_pause(services, message, rules, paused)
+        raise
     _count("Decision" + "".join(part.capitalize() for part in outcome.decision.split("-")))
     _log_decision(outcome, services.settings)
     return outcome

@@ -8,11 +8,13 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+from aws_lambda_powertools.utilities.parameters import SSMProvider
 from botocore.config import Config
 
 from audit_remediator.adapters.executions import StepFunctionsExecutions
 from audit_remediator.adapters.history import RemediationHistory
 from audit_remediator.adapters.idempotency import idempotency_config, once_per_key
+from audit_remediator.adapters.kill_switch import ParameterKillSwitch
 from audit_remediator.adapters.quarantine import QuarantineQueue
 from audit_remediator.intake import Services
 from audit_remediator.observability import tracer
@@ -61,6 +63,10 @@ def audit_events_services() -> Services:
             settings.history_retention_days,
         ),
         quarantine=QuarantineQueue(session.client("sqs", config=_BOTO_CONFIG), settings.quarantine_queue_url),
+        kill_switch=ParameterKillSwitch(
+            SSMProvider(boto3_client=session.client("ssm", config=_BOTO_CONFIG)),
+            settings.kill_switch_parameter_name,
+        ),
         start_once=once_per_key(
             DynamoDBPersistenceLayer(
                 table_name=settings.idempotency_table_name,

@@ -63,6 +63,10 @@ class AuditEventsSettings(BaseModel):
     mitigation_action_names: MitigationActionNames = Field(alias="MITIGATION_ACTION_NAMES")
     finding_window_seconds: Annotated[int, Field(ge=10, le=3600)] = Field(alias="FINDING_WINDOW_SECONDS")
     history_retention_days: Annotated[int, Field(ge=1, le=3650)] = Field(alias="HISTORY_RETENTION_DAYS")
+    # The stack's kill switch (an SSM parameter name, as AWS::SSM::Parameter's Ref gives it).
+    kill_switch_parameter_name: Annotated[
+        str, Field(min_length=1, max_length=2048, pattern=r"^/?[a-zA-Z0-9_.\-/]+$")
+    ] = Field(alias="KILL_SWITCH_PARAMETER_NAME")
     # Opt-in: X-Ray subsegments for every AWS call through Powertools' Tracer, at the price of the
     # X-Ray SDK's import on the first invocation. Lambda's active tracing needs no setting.
     trace_aws_calls: bool = Field(default=False, alias="TRACE_AWS_CALLS")

@@ -13,6 +13,7 @@ from sandbox.deployer.resources import (
     kms,
     lambda_functions,
     messaging,
+    ssm,
     state_machines,
 )
 
@@ -50,6 +51,7 @@ RESOURCE_HANDLERS: Final[dict[str, ResourceHandler]] = {
     "AWS::SNS::TopicPolicy": messaging.sns_topic_policy,
     "AWS::SQS::Queue": messaging.sqs_queue,
     "AWS::SQS::QueuePolicy": messaging.sqs_queue_policy,
+    "AWS::SSM::Parameter": ssm.ssm_parameter,
     "AWS::StepFunctions::StateMachine": state_machines.state_machine,
 }
 RESOURCE_DELETERS: Final[dict[str, ResourceDeleter]] = {
@@ -75,6 +77,7 @@ RESOURCE_DELETERS: Final[dict[str, ResourceDeleter]] = {
     "AWS::SNS::TopicPolicy": messaging.delete_sns_topic_policy,
     "AWS::SQS::Queue": messaging.delete_sqs_queue,
     "AWS::SQS::QueuePolicy": messaging.delete_sqs_queue_policy,
+    "AWS::SSM::Parameter": ssm.delete_ssm_parameter,
     "AWS::StepFunctions::StateMachine": state_machines.delete_state_machine,
 }
 # Created by the Device Defender emulator, not moto.

@@ -41,6 +41,7 @@ SERVICE_METRICS = {
     "DecisionNoAction",
     "DecisionRejected",
     "DecisionDuplicate",
+    "DecisionPaused",
     "RejectedMessages",
     "ExecutionsStarted",
     "MitigationTasksPlanned",
@@ -150,25 +151,33 @@ def reports_topic_publishers(stack: Stack) -> list[str]:
         return [f"RemediationReportsTopic has {len(policies)} topic policies, expected exactly one"]
     statements = stack.policy_statements(stack.resource(policies[0])["Properties"]["PolicyDocument"])
     problems: list[str] = []
+    # Each publishing service, and the sources it may publish from (one statement each).
     expected_sources = {
-        "events.amazonaws.com": ("ArnEquals", {stack.get_att("RemediationExecutionFailedRule", "Arn")}),
-        "cloudwatch.amazonaws.com": ("ArnLike", {arn("cloudwatch", f"alarm:{STACK_NAME}-*")}),
+        ("events.amazonaws.com", "ArnEquals", stack.get_att("RemediationExecutionFailedRule", "Arn")),
+        ("events.amazonaws.com", "ArnEquals", stack.get_att("KillSwitchChangedRule", "Arn")),
+        ("cloudwatch.amazonaws.com", "ArnLike", arn("cloudwatch", f"alarm:{STACK_NAME}-*")),
     }
-    seen: set[str] = set()
+    seen: set[tuple[str, str, str]] = set()
     for statement in (s for s in statements if s.is_allow):
         services = set(statement.principals.get("Service", ()))
         if set(statement.principals) != {"Service"} or len(services) != 1:
             problems.append(f"reports topic grants {dict(statement.principals)}")
             continue
         (service,) = services
-        if service not in expected_sources:
+        allowed = {(operator, source) for name, operator, source in expected_sources if name == service}
+        if not allowed:
             problems.append(f"reports topic lets {service} publish")
             continue
-        operator, sources = expected_sources[service]
-        if statement.condition_values("aws:SourceArn").get(operator) != sources:
-            problems.append(f"{service} may publish without aws:SourceArn {operator} {sorted(sources)}")
-        seen.add(service)
-    problems += [f"reports topic does not let {service} publish" for service in set(expected_sources) - seen]
+        conditions = statement.condition_values("aws:SourceArn")
+        matched = [(o, src) for o, src in allowed if conditions.get(o) == {src} and len(conditions) == 1]
+        if not matched:
+            problems.append(f"{service} may publish without aws:SourceArn {sorted(allowed)}")
+            continue
+        seen.add((service, *matched[0]))
+    problems += [
+        f"reports topic does not let {service} publish from {source}"
+        for service, _, source in sorted(expected_sources - seen)
+    ]
     if not _denies_insecure_transport(statements, "sns:Publish"):
         problems.append("RemediationReportsTopic does not deny publishing without TLS")
     return problems
@@ -324,6 +333,12 @@ def no_wildcard_grants(stack: Stack) -> list[str]:
     return problems
 
 
+def _kill_switch_arn(stack: Stack) -> str:
+    """Service Authorization Reference, Systems Manager: resource type `parameter` is
+    arn:${Partition}:ssm:${Region}:${Account}:parameter/${ParameterNameWithoutLeadingSlash}."""
+    return arn("ssm", "parameter/" + str(stack.ref("KillSwitchParameter")).lstrip("/"))
+
+
 @check
 def function_role_least_privilege(stack: Stack) -> list[str]:
     """§9.6: AuditEventsFunction's role holds exactly what the handler calls, on exactly its resources."""
@@ -340,6 +355,7 @@ def function_role_least_privilege(stack: Stack) -> list[str]:
         "logs:CreateLogStream": {log_group},
         "logs:PutLogEvents": {log_group},
         "states:StartExecution": {stack.ref("RemediationStateMachine")},
+        "ssm:GetParameter": {_kill_switch_arn(stack)},
         "dynamodb:GetItem": {idempotency, history},
         "dynamodb:PutItem": {idempotency, history},
         "dynamodb:UpdateItem": {idempotency, history},
@@ -380,6 +396,7 @@ def state_machine_role_least_privilege(stack: Stack) -> list[str]:
     expected |= {f"logs:{name}": {"*"} for name in log_delivery}
     expected |= {f"dynamodb:{name}": {history} for name in ("PutItem", "UpdateItem", "GetItem", "Query")}
     expected |= {"sns:Publish": {stack.ref("RemediationReportsTopic")}}
+    expected |= {"ssm:GetParameter": {_kill_switch_arn(stack)}}
     # Service Authorization Reference: AttachPolicy takes a thinggroup (or cert) resource, ListAttachedPolicies
     # and PutMetricData none (the latter is held to one namespace by its cloudwatch:namespace condition).
     expected |= {
@@ -916,4 +933,44 @@ def suppressions_have_reasons(stack: Stack) -> list[str]:
         for skip in metadata.get("checkov", {}).get("skip", []):
             if len(str(skip.get("comment", "")).strip()) < 20:
                 problems.append(f"{logical_id} skips {skip.get('id')} without a reason")
+    return problems
+
+
+@check
+def kill_switch(stack: Stack) -> list[str]:
+    """A11: one String parameter, released by default, only `released` or `pulled`, named in the outputs and
+    given to the function and the workflow; every change of it reaches the reports topic."""
+    properties = stack.properties("KillSwitchParameter")
+    problems: list[str] = []
+    if (properties.get("Type"), properties.get("Value")) != ("String", "released"):
+        problems.append(
+            f"the kill switch is {properties.get('Type')} {properties.get('Value')!r}, expected String 'released'"
+        )
+    pattern = re.compile(str(properties.get("AllowedPattern", "")))
+    if not all(pattern.fullmatch(value) for value in ("released", "pulled")) or pattern.fullmatch("paused"):
+        problems.append(
+            f"the kill switch's AllowedPattern {pattern.pattern!r} does not admit exactly released/pulled"
+        )
+    name = stack.ref("KillSwitchParameter")
+    if stack.resolve(stack.template["Outputs"]["KillSwitchParameterName"]["Value"]) != name:
+        problems.append("the output KillSwitchParameterName does not name the parameter")
+    environment = stack.properties("AuditEventsFunction")["Environment"]["Variables"]
+    if stack.resolve(environment.get("KILL_SWITCH_PARAMETER_NAME")) != name:
+        problems.append("AuditEventsFunction is not given the kill switch's name")
+    substitutions = stack.properties("RemediationStateMachine").get("DefinitionSubstitutions", {})
+    if stack.resolve(substitutions.get("KillSwitchParameterName")) != name:
+        problems.append("the workflow is not given the kill switch's name")
+    rule = stack.properties("KillSwitchChangedRule")
+    pattern_document = rule.get("EventPattern", {})
+    if (
+        pattern_document.get("source") != ["aws.ssm"]
+        or pattern_document.get("detail-type") != ["Parameter Store Change"]
+        or stack.resolve(pattern_document.get("detail", {}).get("name")) != [name]
+    ):
+        problems.append(f"KillSwitchChangedRule does not match the parameter's changes: {pattern_document}")
+    targets = [t for t in rule.get("Targets", []) if t.get("Arn") == stack.ref("RemediationReportsTopic")]
+    if not targets or not all(t.get("DeadLetterConfig", {}).get("Arn") for t in targets):
+        problems.append(
+            "KillSwitchChangedRule does not publish to the reports topic with a dead-letter queue"
+        )
     return problems

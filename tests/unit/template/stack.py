@@ -109,6 +109,7 @@ class SymbolicNames:
             "AWS::CloudWatch::Dashboard": "DashboardName",
             "AWS::Scheduler::Schedule": "Name",
             "AWS::IoT::AccountAuditConfiguration": "AccountId",
+            "AWS::SSM::Parameter": "Name",
         }.get(kind)
         if name_property and name_property in properties:
             return self._name(logical_id, name_property)

@@ -273,6 +273,52 @@ MUTATIONS: dict[str, tuple[Callable[[Template], None], str]] = {
         lambda template: template["Resources"]["ScheduledAudit"].pop("Condition"),
         "audit_setup",
     ),
+    "function reads every parameter": (
+        add_statement(
+            "AuditEventsFunctionRole",
+            {
+                "Effect": "Allow",
+                "Action": "ssm:GetParameter",
+                "Resource": {"Fn::Sub": "arn:aws:ssm:*:*:parameter/*"},
+            },
+        ),
+        "function_role_least_privilege",
+    ),
+    "state machine may write the kill switch": (
+        add_statement(
+            "RemediationStateMachineRole",
+            {
+                "Effect": "Allow",
+                "Action": "ssm:PutParameter",
+                "Resource": {
+                    "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}/kill-switch"
+                },
+            },
+        ),
+        "state_machine_role_least_privilege",
+    ),
+    "kill switch pulled by default": (
+        set_path("KillSwitchParameter", ["Properties", "Value"], "pulled"),
+        "kill_switch",
+    ),
+    "kill switch accepts any value": (
+        set_path("KillSwitchParameter", ["Properties", "AllowedPattern"], None),
+        "kill_switch",
+    ),
+    "kill switch changes not reported": (
+        set_path("KillSwitchChangedRule", ["Properties", "Targets"], []),
+        "kill_switch",
+    ),
+    "kill switch rule matches another parameter": (
+        set_path("KillSwitchChangedRule", ["Properties", "EventPattern", "detail", "name"], ["/other"]),
+        "kill_switch",
+    ),
+    "kill switch rule may publish without its source": (
+        lambda template: properties(template, "RemediationReportsTopicPolicy")["PolicyDocument"]["Statement"][
+            1
+        ].pop("Condition"),
+        "reports_topic_publishers",
+    ),
 }
 
 
