@@ -30,16 +30,20 @@ NOW = 1_800_000_000
 DAY = 86400
 
 
+REASONS = {
+    SHARED: "CERTIFICATE_SHARED_BY_MULTIPLE_DEVICES",
+    POLICY: "ALLOWS_BROAD_ACCESS_TO_IOT_DATA_PLANE_ACTIONS",
+    LOGGING: "LOGGING_DISABLED",
+    "CONFLICTING_CLIENT_IDS_CHECK": "DUPLICATE_CLIENT_ID_ACROSS_CONNECTIONS",
+}
+
+
 def cert(certificate_id: str) -> dict[str, Any]:
     return {"deviceCertificateId": certificate_id}
 
 
 def view(finding_id: str, check: str, identifier: Mapping[str, Any], reason: str = "") -> AuditFindingView:
-    code = reason or {
-        SHARED: "CERTIFICATE_SHARED_BY_MULTIPLE_DEVICES",
-        POLICY: "ALLOWS_BROAD_ACCESS_TO_IOT_DATA_PLANE_ACTIONS",
-        LOGGING: "LOGGING_DISABLED",
-    }[check]
+    code = reason or REASONS[check]
     return AuditFindingView(finding_id, check, code, "DEVICE_CERTIFICATE", identifier)
 
 
@@ -90,7 +94,9 @@ class FakeAttempts:
         if self.fail:
             raise AnalysisReadError("reading the attempts failed: ProvisionedThroughputExceededException")
         return sum(
-            1 for task, at in self.items.get(resource, {}).items() if task != excluding_task and at >= since_epoch
+            1
+            for task, at in self.items.get(resource, {}).items()
+            if task != excluding_task and at >= since_epoch
         )
 
     def record(self, resource: str, task_id: str, at_epoch: int, expires_epoch: int) -> None:
@@ -99,18 +105,20 @@ class FakeAttempts:
         self.items.setdefault(resource, {})[task_id] = at_epoch
 
 
-def audit_task(checks: Mapping[str, list[str]], *, mode: str = "enforce", task_id: str = "") -> dict[str, Any]:
+def audit_task(
+    checks: Mapping[str, list[str]], *, mode: str = "enforce", task_id: str = ""
+) -> dict[str, Any]:
     return {
         "taskId": task_id or f"{AUDIT}-{'0' * 20}",
         "clientRequestToken": "t" * 40,
         "mode": mode,
         "target": {
             "auditTaskId": AUDIT,
-            "auditCheckToReasonCodeFilter": {
-                check: [view("x", check, {}).reason_code] for check in checks
-            },
+            "auditCheckToReasonCodeFilter": {check: [view("x", check, {}).reason_code] for check in checks},
         },
-        "auditCheckToActionsMapping": {check: [PREFIX + a for a in actions] for check, actions in checks.items()},
+        "auditCheckToActionsMapping": {
+            check: [PREFIX + a for a in actions] for check, actions in checks.items()
+        },
         "checks": sorted(checks),
         "affectedResources": 1,
     }
@@ -211,7 +219,9 @@ def test_a_finding_reaching_a_protected_thing_is_excluded_with_the_group_named()
     [held] = group.held
     assert (held.finding_id, held.status) == ("f001", "EXCLUDED")
     assert held.reason == "protected: thing t1b is in thing group critical-infrastructure"
-    assert [task.target.model_dump(by_alias=True) for task in result.tasks] == [{"findingIds": ["f000", "f002"]}]
+    assert [task.target.model_dump(by_alias=True) for task in result.tasks] == [
+        {"findingIds": ["f000", "f002"]}
+    ]
     assert group.affected_devices == 4
 
 
@@ -230,12 +240,19 @@ def test_the_fourth_attempt_on_one_certificate_is_escalated_and_not_recorded() -
     resource = attempt_resource(cert("c000"))
     # Given three analyses that started a task on c000 within 30 days
     for run in range(3):
-        result = analyse(shared_fleet(1), audit_task(SHARED_ACTIONS, task_id=f"run-{run}"), attempts=attempts, now=NOW + run * DAY)
+        result = analyse(
+            shared_fleet(1),
+            audit_task(SHARED_ACTIONS, task_id=f"run-{run}"),
+            attempts=attempts,
+            now=NOW + run * DAY,
+        )
         assert result.groups[0].held_count == 0
     assert len(attempts.items[resource]) == 3
 
     # When a fourth audit finds it again, beside another certificate
-    result = analyse(shared_fleet(2), audit_task(SHARED_ACTIONS, task_id="run-3"), attempts=attempts, now=NOW + 3 * DAY)
+    result = analyse(
+        shared_fleet(2), audit_task(SHARED_ACTIONS, task_id="run-3"), attempts=attempts, now=NOW + 3 * DAY
+    )
 
     # Then c000 is escalated, the other certificate is still remediated, and no fourth attempt is recorded
     [group] = result.groups
@@ -249,7 +266,9 @@ def test_the_fourth_attempt_on_one_certificate_is_escalated_and_not_recorded() -
 def test_attempts_older_than_the_window_and_the_same_task_again_do_not_count() -> None:
     iot = shared_fleet(1)
     resource = attempt_resource(cert("c000"))
-    attempts = FakeAttempts({resource: {"old-1": NOW - 31 * DAY, "old-2": NOW - 40 * DAY, "again": NOW - DAY}})
+    attempts = FakeAttempts(
+        {resource: {"old-1": NOW - 31 * DAY, "old-2": NOW - 40 * DAY, "again": NOW - DAY}}
+    )
     attempts.items[resource]["recent"] = NOW - 2 * DAY
 
     result = analyse(iot, audit_task(SHARED_ACTIONS, task_id="again"), attempts=attempts)
@@ -261,7 +280,9 @@ def test_attempts_older_than_the_window_and_the_same_task_again_do_not_count() -
 def test_a_dry_run_records_no_attempt(task_mode: str, stack_mode: str) -> None:
     attempts = FakeAttempts()
 
-    result = analyse(shared_fleet(1), audit_task(SHARED_ACTIONS, mode=task_mode), attempts=attempts, mode=stack_mode)
+    result = analyse(
+        shared_fleet(1), audit_task(SHARED_ACTIONS, mode=task_mode), attempts=attempts, mode=stack_mode
+    )
 
     assert result.groups[0].status == "READY"
     assert attempts.items == {}
@@ -294,7 +315,10 @@ def test_the_stack_cap_counts_the_groups_admitted_before_and_holds_the_one_that_
         rules=rules_with(stackCaps={"maxDevices": 7}),
     )
 
-    assert [(g.task_id, g.status) for g in result.groups] == [("first", "READY"), ("second", "AWAITING_APPROVAL")]
+    assert [(g.task_id, g.status) for g in result.groups] == [
+        ("first", "READY"),
+        ("second", "AWAITING_APPROVAL"),
+    ]
     assert result.groups[1].reason == "8 affected devices > stack maxDevices 7"
     assert [task.task_id for task in result.tasks] == ["first"]
 
@@ -339,7 +363,10 @@ def test_a_failed_group_does_not_stop_the_analysis_of_the_next() -> None:
         iot, audit_task(SHARED_ACTIONS, task_id="shared"), audit_task(LOGGING_ACTIONS, task_id="logging")
     )
 
-    assert [(g.task_id, g.status) for g in result.groups] == [("shared", "ANALYSIS_FAILED"), ("logging", "READY")]
+    assert [(g.task_id, g.status) for g in result.groups] == [
+        ("shared", "ANALYSIS_FAILED"),
+        ("logging", "READY"),
+    ]
     assert [task.task_id for task in result.tasks] == ["logging"]
 
 
@@ -358,6 +385,27 @@ def test_the_packaged_table_protects_critical_infrastructure_and_limits_attempts
         ({"stackCaps": {"maxFleetPercent": 150}}, "stackCaps.maxFleetPercent"),
     ],
 )
-def test_invalid_exclusions_caps_or_attempts_are_refused_by_name(changes: dict[str, Any], message: str) -> None:
+def test_invalid_exclusions_caps_or_attempts_are_refused_by_name(
+    changes: dict[str, Any], message: str
+) -> None:
     with pytest.raises(RulesError, match=message):
         rules_with(**changes)
+
+
+def test_publishing_findings_reaches_no_device_and_counts_no_attempt() -> None:
+    # Given 30 client-id findings under the default rule (publish to the reports topic) and a stack cap of 1
+    check = "CONFLICTING_CLIENT_IDS_CHECK"
+    findings = [
+        view(f"c{i}", check, {"clientId": f"client-{i}"}, "DUPLICATE_CLIENT_ID_ACROSS_CONNECTIONS")
+        for i in range(30)
+    ]
+    iot = FakeIot(findings_by_check={check: findings})
+    attempts = FakeAttempts()
+    planned = audit_task({check: ["PublishFindingToReportsAction"]})
+
+    result = analyse(iot, planned, attempts=attempts, rules=rules_with(stackCaps={"maxDevices": 1}))
+
+    # Then it starts as planned: no device read, no attempt counted or recorded
+    assert [(g.status, g.findings, g.affected_devices) for g in result.groups] == [("READY", 30, 0)]
+    assert "devices" not in iot.reads
+    assert attempts.items == {}

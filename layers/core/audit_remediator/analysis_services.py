@@ -55,7 +55,9 @@ def analyse(event: dict[str, Any], services: AnalysisServices) -> dict[str, Any]
         AnalysisSettings(settings.remediation_mode, settings.mitigation_action_name_prefix),
         # A new reader per invocation: its device cache must not outlive one analysis.
         IotReader(services.session.client("iot", config=_BOTO_CONFIG), settings.certificate_arn_prefix),
-        AttemptHistory(services.session.client("dynamodb", config=_BOTO_CONFIG), settings.remediation_table_name),
+        AttemptHistory(
+            services.session.client("dynamodb", config=_BOTO_CONFIG), settings.remediation_table_name
+        ),
         int(services.clock()),
     )
     return result.document()

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from audit_remediator.checks import ActionType
 from audit_remediator.errors import AnalysisReadError
 from audit_remediator.models.analysis import (
     MAX_EXPLICIT_TASKS_PER_GROUP,
@@ -28,7 +29,9 @@ from audit_remediator.models.analysis import (
     AnalysisRequest,
     AnalysisResult,
     GroupAnalysis,
+    GroupStatus,
     HeldFinding,
+    HeldStatus,
 )
 from audit_remediator.models.plan import (
     MAX_FINDING_IDS_PER_TASK,
@@ -39,6 +42,15 @@ from audit_remediator.models.plan import (
 from audit_remediator.rules import DeviceCaps, ResolvedRule, RuleSet
 
 SECONDS_PER_DAY = 86400
+# The action types that change what a device may do: their groups' devices are counted and protected.
+DEVICE_CHANGING = frozenset(
+    {
+        ActionType.UPDATE_DEVICE_CERTIFICATE,
+        ActionType.UPDATE_CA_CERTIFICATE,
+        ActionType.ADD_THINGS_TO_THING_GROUP,
+        ActionType.REPLACE_DEFAULT_POLICY_VERSION,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,12 +226,13 @@ class _GroupAnalyser:
         held: list[HeldFinding] = []
         kept: list[tuple[AuditFindingView, frozenset[str]]] = []
         for finding in findings:
-            devices = iot.devices_of(finding)
-            reason = self._exclusion(finding, devices) or self._escalation(task, finding, rules[finding.check])
-            if reason is None:
-                kept.append((finding, devices))
+            rule = rules[finding.check]
+            reached = iot.devices_of(finding) if self._changes_devices(rule) else frozenset()
+            hold = self._exclusion(finding, reached) or self._escalation(task, finding, rule)
+            if hold is None:
+                kept.append((finding, reached))
             else:
-                status, text = reason
+                status, text = hold
                 held.append(
                     HeldFinding(
                         finding_id=finding.finding_id,
@@ -232,7 +245,7 @@ class _GroupAnalyser:
         devices = frozenset().union(*(d for _, d in kept))
         cap_reason = self._caps(task, kept, rules, devices)
 
-        def outcome(status: Any, reason: str, started: list[MitigationTaskSpec]) -> GroupAnalysis:
+        def outcome(status: GroupStatus, reason: str, started: list[MitigationTaskSpec]) -> GroupAnalysis:
             return GroupAnalysis(
                 task_id=task.task_id,
                 checks=task.checks,
@@ -264,10 +277,12 @@ class _GroupAnalyser:
         if self.acts(task):
             self._record_attempts(task, [finding for finding, _ in kept])
         self.shared.stack_devices |= devices
-        reason = "started as planned" if not held else f"{len(held)} findings held back; the rest by findingIds"
+        reason = (
+            "started as planned" if not held else f"{len(held)} findings held back; the rest by findingIds"
+        )
         return outcome("READY", reason, started), started
 
-    def _exclusion(self, finding: AuditFindingView, devices: frozenset[str]) -> tuple[Any, str] | None:
+    def _exclusion(self, finding: AuditFindingView, devices: frozenset[str]) -> tuple[HeldStatus, str] | None:
         if (finding.check, resource_key(finding.resource_identifier)) in self.shared.suppressions():
             return "EXCLUDED", "suppressed: an audit suppression in force covers this resource"
         protected = self.shared.protected()
@@ -276,9 +291,23 @@ class _GroupAnalyser:
                 return "EXCLUDED", f"protected: thing {device} is in thing group {protected[device]}"
         return None
 
+    def _types(self, rule: ResolvedRule | None) -> set[ActionType] | None:
+        if rule is None:
+            return None
+        return {self.rules.table.actions[name].type for name in rule.actions}
+
+    def _changes_devices(self, rule: ResolvedRule | None) -> bool:
+        """Publishing a finding or enabling logging changes no device: nothing to count or protect.
+        A group whose rule is not in this table is counted, to be safe."""
+        types = self._types(rule)
+        return types is None or bool(types & DEVICE_CHANGING)
+
     def _escalation(
         self, task: MitigationTaskSpec, finding: AuditFindingView, rule: ResolvedRule | None
-    ) -> tuple[Any, str] | None:
+    ) -> tuple[HeldStatus, str] | None:
+        types = self._types(rule)
+        if types is not None and types <= {ActionType.PUBLISH_FINDING_TO_SNS}:
+            return None
         limit = rule.attempts if rule is not None else self.rules.table.attempts
         since = self.now - limit.window_days * SECONDS_PER_DAY
         resource = attempt_resource(finding.resource_identifier)
@@ -302,7 +331,7 @@ class _GroupAnalyser:
             if rule is None:
                 continue
             check_devices = frozenset().union(*(d for f, d in kept if f.check == check))
-            caps = DeviceCaps(maxDevices=rule.max_devices, maxFleetPercent=rule.max_fleet_percent)
+            caps = DeviceCaps(max_devices=rule.max_devices, max_fleet_percent=rule.max_fleet_percent)
             reason = _over_cap(len(check_devices), caps, self.shared.fleet, f"{check} rule")
             if reason is not None:
                 return reason
@@ -310,9 +339,13 @@ class _GroupAnalyser:
         return _over_cap(total, self.rules.table.stack_caps, self.shared.fleet, "stack")
 
     def _record_attempts(self, task: MitigationTaskSpec, findings: list[AuditFindingView]) -> None:
+        """One attempt per resource a task changes (a published finding changes nothing)."""
         for finding in findings:
             actions = task.audit_check_to_actions_mapping[finding.check]
             rule = _rule_of(self.rules, finding.check, actions, self.settings.action_name_prefix)
+            types = self._types(rule)
+            if types is not None and types <= {ActionType.PUBLISH_FINDING_TO_SNS}:
+                continue
             limit = rule.attempts if rule is not None else self.rules.table.attempts
             self.attempts.record(
                 attempt_resource(finding.resource_identifier),

@@ -40,7 +40,7 @@ class AttemptLimit(_Table):
     window_days: StrictInt = Field(alias="windowDays", ge=1, le=365)
 
 
-DEFAULT_ATTEMPT_LIMIT = AttemptLimit(maxAttempts=3, windowDays=30)
+DEFAULT_ATTEMPT_LIMIT = AttemptLimit(max_attempts=3, window_days=30)
 
 
 class DeviceCaps(_Table):
@@ -72,7 +72,9 @@ class RulesTable(_Table):
     rules: list[Rule] = Field(min_length=1)
     default: DefaultRule | None = None
     # Things in these groups (and their subgroups) are never remediated; their findings are excluded.
-    protected_thing_groups: list[ThingGroupName] = Field(default=[], alias="protectedThingGroups", max_length=50)
+    protected_thing_groups: list[ThingGroupName] = Field(
+        default=[], alias="protectedThingGroups", max_length=50
+    )
     # Caps over every group of one execution, and the attempt limit of rules that set none.
     stack_caps: DeviceCaps = Field(default=DeviceCaps(), alias="stackCaps")
     attempts: AttemptLimit = DEFAULT_ATTEMPT_LIMIT

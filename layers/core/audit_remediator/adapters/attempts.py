@@ -22,7 +22,10 @@ class AttemptHistory:
             pages = self._client.get_paginator("query").paginate(
                 TableName=self._table,
                 KeyConditionExpression="pk = :pk AND begins_with(sk, :attempt)",
-                ExpressionAttributeValues={":pk": {"S": f"RESOURCE#{resource}"}, ":attempt": {"S": "ATTEMPT#"}},
+                ExpressionAttributeValues={
+                    ":pk": {"S": f"RESOURCE#{resource}"},
+                    ":attempt": {"S": "ATTEMPT#"},
+                },
                 ProjectionExpression="sk, attemptedAt",
                 ConsistentRead=True,
             )

@@ -80,7 +80,7 @@ class IotReader:
                 recursive=True,
                 PaginationConfig={"PageSize": 250},
             )
-            members |= {thing: group for thing in things}
+            members |= dict.fromkeys(things, group)
         return members
 
     def _certificate_devices(self, certificate_arn: str) -> frozenset[str]:
@@ -138,7 +138,10 @@ class IotReader:
         """The intermediate-CA check names its device certificates only as related resources."""
         devices: set[str] = set()
         for related in self._pages(
-            "list_related_resources_for_audit_finding", "relatedResources", missing_ok=True, findingId=finding_id
+            "list_related_resources_for_audit_finding",
+            "relatedResources",
+            missing_ok=True,
+            findingId=finding_id,
         ):
             certificate = related.get("resourceIdentifier", {}).get("deviceCertificateId")
             if certificate:
@@ -147,7 +150,11 @@ class IotReader:
 
     def devices_of(self, finding: AuditFindingView) -> frozenset[str]:
         identifier = finding.resource_identifier
-        key = resource_key(identifier) + "|" + (finding.finding_id if "issuerCertificateIdentifier" in identifier else "")
+        key = (
+            resource_key(identifier)
+            + "|"
+            + (finding.finding_id if "issuerCertificateIdentifier" in identifier else "")
+        )
         if key not in self._devices:
             self._devices[key] = self._resolve(finding, identifier)
         return self._devices[key]
