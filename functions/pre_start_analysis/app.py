@@ -11,4 +11,5 @@ from audit_remediator.observability import logger
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    del context  # the Logger decorator reads it
     return analyse(event, analysis_services())

@@ -49,7 +49,10 @@ def policy_reaching(wf: Workflow, things: int, per_certificate: int) -> dict[str
     """An allow-everything policy attached to certificates that `things` things use."""
     name = f"AllowAll-{uuid.uuid4().hex[:8]}"
     iot = wf.sb.client("iot")
-    document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}],
+    }
     with wf.sb.calls.pause():
         iot.create_policy(policyName=name, policyDocument=json.dumps(document))
         for index in range(things // per_certificate):
@@ -62,7 +65,9 @@ def policy_reaching(wf: Workflow, things: int, per_certificate: int) -> dict[str
     return {"policyVersionIdentifier": {"policyName": name, "policyVersionId": "1"}}
 
 
-def test_a_policy_reaching_40_devices_is_counted_as_40_although_the_audit_reports_one_finding(wf: Workflow) -> None:
+def test_a_policy_reaching_40_devices_is_counted_as_40_although_the_audit_reports_one_finding(
+    wf: Workflow,
+) -> None:
     # Given one finding on a policy attached to 10 certificates that 40 things use (the rule caps 25 devices)
     audit = wf.seed_audit({POLICY: [policy_reaching(wf, things=40, per_certificate=4)]})
 
@@ -114,7 +119,9 @@ def test_a_protected_things_finding_is_never_mitigated_while_the_rest_of_its_gro
     valve = things["valve"]
     protect(wf, valve)
     audit = wf.seed_audit({SHARED: list(devices.values())})
-    finding_of = {f.resource_identifier["deviceCertificateId"]: f.finding_id for f in wf.findings(audit, SHARED)}
+    finding_of = {
+        f.resource_identifier["deviceCertificateId"]: f.finding_id for f in wf.findings(audit, SHARED)
+    }
 
     outcome, summary = run(wf, audit)
 
@@ -137,7 +144,9 @@ def test_a_protected_things_finding_is_never_mitigated_while_the_rest_of_its_gro
     }
 
 
-def test_a_resource_suppressed_after_the_audit_is_excluded_until_its_suppression_expires(wf: Workflow) -> None:
+def test_a_resource_suppressed_after_the_audit_is_excluded_until_its_suppression_expires(
+    wf: Workflow,
+) -> None:
     # Given two findings, and a suppression an operator created after the audit ran (with an expiry)
     first, second = wf.device(f"s1-{uuid.uuid4().hex[:6]}"), wf.device(f"s2-{uuid.uuid4().hex[:6]}")
     audit = wf.seed_audit({SHARED: [first, second]})

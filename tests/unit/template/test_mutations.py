@@ -188,7 +188,8 @@ MUTATIONS: dict[str, tuple[Callable[[Template], None], str]] = {
     ),
     "state machine may invoke any function": (
         add_statement(
-            "RemediationStateMachineRole", {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*"}
+            "RemediationStateMachineRole",
+            {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*"},
         ),
         "state_machine_role_least_privilege",
     ),
