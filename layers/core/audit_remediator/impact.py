@@ -302,13 +302,19 @@ class _GroupAnalyser:
         types = self._types(rule)
         return types is None or bool(types & DEVICE_CHANGING)
 
+    def _limited(self, rule: ResolvedRule | None) -> ResolvedRule | None:
+        """The rule whose attempt limit applies: only a rule of this table whose actions change devices.
+        Enabling logging again is harmless and idempotent; escalating it would leave logging off."""
+        types = self._types(rule)
+        return rule if rule is not None and types is not None and types & DEVICE_CHANGING else None
+
     def _escalation(
         self, task: MitigationTaskSpec, finding: AuditFindingView, rule: ResolvedRule | None
     ) -> tuple[HeldStatus, str] | None:
-        types = self._types(rule)
-        if types is not None and types <= {ActionType.PUBLISH_FINDING_TO_SNS}:
+        limited = self._limited(rule)
+        if limited is None:
             return None
-        limit = rule.attempts if rule is not None else self.rules.table.attempts
+        limit = limited.attempts
         since = self.now - limit.window_days * SECONDS_PER_DAY
         resource = attempt_resource(finding.resource_identifier)
         count = self.attempts.attempts_since(resource, since, excluding_task=task.task_id)
@@ -339,14 +345,15 @@ class _GroupAnalyser:
         return _over_cap(total, self.rules.table.stack_caps, self.shared.fleet, "stack")
 
     def _record_attempts(self, task: MitigationTaskSpec, findings: list[AuditFindingView]) -> None:
-        """One attempt per resource a task changes (a published finding changes nothing)."""
+        """One attempt per resource whose devices the task changes."""
         for finding in findings:
             actions = task.audit_check_to_actions_mapping[finding.check]
-            rule = _rule_of(self.rules, finding.check, actions, self.settings.action_name_prefix)
-            types = self._types(rule)
-            if types is not None and types <= {ActionType.PUBLISH_FINDING_TO_SNS}:
+            limited = self._limited(
+                _rule_of(self.rules, finding.check, actions, self.settings.action_name_prefix)
+            )
+            if limited is None:
                 continue
-            limit = rule.attempts if rule is not None else self.rules.table.attempts
+            limit = limited.attempts
             self.attempts.record(
                 attempt_resource(finding.resource_identifier),
                 task.task_id,
