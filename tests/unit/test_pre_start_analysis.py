@@ -1,6 +1,7 @@
 """The pre-start analysis (failure-modes D29, D32, D35, property 10): devices counted from IoT, exclusions,
 attempt limits and caps, with in-memory readers in place of IoT and RemediationTable."""
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -409,3 +410,19 @@ def test_publishing_findings_reaches_no_device_and_counts_no_attempt() -> None:
     assert [(g.status, g.findings, g.affected_devices) for g in result.groups] == [("READY", 30, 0)]
     assert "devices" not in iot.reads
     assert attempts.items == {}
+
+
+def test_no_more_tasks_start_than_one_executions_state_holds() -> None:
+    # Given three groups of 500 findings each holding one suppressed finding back: 20 tasks of 25 ids each
+    findings = [view(f"l{i:03}", LOGGING, {"account": f"{i:012}"}) for i in range(500)]
+    iot = FakeIot(
+        findings_by_check={LOGGING: findings}, suppressed={(LOGGING, resource_key({"account": f"{0:012}"}))}
+    )
+
+    result = analyse(iot, *(audit_task(LOGGING_ACTIONS, task_id=f"group-{n}") for n in range(3)))
+
+    # Then the first two start (40 tasks in all) and the third waits, started in no part
+    assert [g.status for g in result.groups] == ["READY", "READY", "AWAITING_APPROVAL"]
+    assert result.groups[2].reason == "more than 40 tasks in one execution: the state would not hold them"
+    assert len(result.tasks) == 40
+    assert len(json.dumps(result.document())) < 200_000

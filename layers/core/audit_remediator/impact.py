@@ -26,6 +26,7 @@ from audit_remediator.errors import AnalysisReadError
 from audit_remediator.models.analysis import (
     MAX_EXPLICIT_TASKS_PER_GROUP,
     MAX_HELD_LISTED,
+    MAX_TASKS_PER_EXECUTION,
     AnalysisRequest,
     AnalysisResult,
     GroupAnalysis,
@@ -123,6 +124,7 @@ class _Shared:
     _protected: Mapping[str, str] | None = None
     _fleet: int | None = None
     stack_devices: set[str] = field(default_factory=set)
+    tasks_admitted: int = 0
 
     def suppressions(self) -> frozenset[tuple[str, str]]:
         if self._suppressions is None:
@@ -274,9 +276,15 @@ class _GroupAnalyser:
                     f"{MAX_EXPLICIT_TASKS_PER_GROUP * MAX_FINDING_IDS_PER_TASK} in one group"
                 )
                 return outcome("AWAITING_APPROVAL", reason, []), []
+        if self.shared.tasks_admitted + len(started) > MAX_TASKS_PER_EXECUTION:
+            reason = (
+                f"more than {MAX_TASKS_PER_EXECUTION} tasks in one execution: the state would not hold them"
+            )
+            return outcome("AWAITING_APPROVAL", reason, []), []
         if self.acts(task):
             self._record_attempts(task, [finding for finding, _ in kept])
         self.shared.stack_devices |= devices
+        self.shared.tasks_admitted += len(started)
         reason = (
             "started as planned" if not held else f"{len(held)} findings held back; the rest by findingIds"
         )

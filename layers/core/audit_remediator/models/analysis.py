@@ -15,8 +15,11 @@ from audit_remediator.models.plan import MitigationTaskSpec, Mode, RemediationMo
 # A group that holds back some findings is started with explicit findingIds targets (25 per task, the
 # API's limit); more tasks than this for one group wait for a human instead.
 MAX_EXPLICIT_TASKS_PER_GROUP = 20
+# What comes back must fit Step Functions' 256 KiB state with room to spare: at most this many tasks
+# (about 1.5 KB each with 25 finding ids) and groups (about 3 KB each with their held findings listed).
+MAX_TASKS_PER_EXECUTION = 40
 MAX_HELD_LISTED = 10
-MAX_GROUPS = 40
+MAX_GROUPS = 25
 
 GroupStatus = Literal["READY", "AWAITING_APPROVAL", "NOTHING_TO_START", "ANALYSIS_FAILED"]
 HeldStatus = Literal["EXCLUDED", "ESCALATED"]
