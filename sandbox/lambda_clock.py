@@ -18,22 +18,26 @@ from sandbox.lambdas import FunctionSpec
 
 LOG = logging.getLogger(__name__)
 
-SERVICES_MODULE: Final = "audit_remediator.services"
-SERVICES_FACTORY: Final = "audit_events_services"
+# Each function's cached services, by module and factory: the audit events and the pre-start analysis.
+SERVICES_FACTORIES: Final = (
+    ("audit_remediator.services", "audit_events_services"),
+    ("audit_remediator.analysis_services", "analysis_services"),
+)
 
 
 def handlers_read(clock: SandboxClock) -> Callable[[FunctionSpec], None]:
     """A `LambdaRunner.before_invoke` hook: gives the function's (cached) services `clock.time`."""
 
     def give_clock(spec: FunctionSpec) -> None:
-        factory = getattr(sys.modules.get(SERVICES_MODULE), SERVICES_FACTORY, None)
-        if factory is None:
-            return
-        try:
-            services = factory()
-        except Exception as error:  # the handler builds them next and reports it
-            LOG.debug("%s: services not built before the handler: %s", spec.function_name, error)
-            return
-        services.clock = clock.time
+        for module, name in SERVICES_FACTORIES:
+            factory = getattr(sys.modules.get(module), name, None)
+            if factory is None:
+                continue
+            try:
+                services = factory()
+            except Exception as error:  # the handler builds them next and reports it
+                LOG.debug("%s: services not built before the handler: %s", spec.function_name, error)
+                continue
+            services.clock = clock.time
 
     return give_clock

@@ -23,12 +23,13 @@ MISSING = "PublishFindingToReportsAction"
 def template_without(tmp_path: Path, logical_id: str) -> Path:
     template: dict[str, Any] = yaml_parse((ROOT / "template.yaml").read_text())
     del template["Resources"][logical_id]
-    variables = template["Resources"]["AuditEventsFunction"]["Properties"]["Environment"]["Variables"]
-    separator, names = variables["MITIGATION_ACTION_NAMES"]["Fn::Join"]
-    variables["MITIGATION_ACTION_NAMES"]["Fn::Join"] = [
-        separator,
-        [n for n in names if n != {"Ref": logical_id}],
-    ]
+    for function in ("AuditEventsFunction", "PreStartAnalysisFunction"):
+        variables = template["Resources"][function]["Properties"]["Environment"]["Variables"]
+        separator, names = variables["MITIGATION_ACTION_NAMES"]["Fn::Join"]
+        variables["MITIGATION_ACTION_NAMES"]["Fn::Join"] = [
+            separator,
+            [n for n in names if n != {"Ref": logical_id}],
+        ]
     for local in ("functions", "layers", "statemachine"):
         (tmp_path / local).symlink_to(ROOT / local)
     path = tmp_path / "template.json"

@@ -129,6 +129,10 @@ def test_every_transition_names_a_state_of_its_scope_and_every_state_is_reachabl
 # - Optimized sns:publish: "SNS.<code>" with "Exception" appended when missing (LocalStack's and moto's
 #   StateTaskServiceSns). Publish's throttling error is not in botocore's model; SNS answers ThrottlingException
 #   (AWS re:Post knowledge center, sns-throttling-exception-errors).
+# - Optimized lambda:invoke: Lambda's transient service errors and throttling as "Lambda.<name>", and
+#   Lambda.Unknown for out-of-memory errors and time-outs (Step Functions developer guide, "Handle Lambda
+#   service exceptions", bp-lambda-serviceexception). A function's own error is its errorType, which this
+#   workflow never names: it catches States.ALL.
 # - States.*: the names of the Step Functions developer guide's "Error handling" page.
 AWS_SDK = "arn:aws:states:::aws-sdk:"
 AWS_SDK_PREFIXES = {"iot": "Iot", "dynamodb": "DynamoDb", "sns": "Sns"}
@@ -151,6 +155,14 @@ STATES_ERRORS = {
     "States.Runtime",
     "States.TaskFailed",
     "States.Timeout",
+}
+LAMBDA_INVOKE_ERRORS = {
+    "Lambda.ClientExecutionTimeoutException",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.Unknown",
 }
 SESSION = botocore.session.get_session()
 
@@ -181,6 +193,8 @@ def raised_errors(resource: str) -> tuple[set[str], list[tuple[str, str]]]:
         ]
     if resource == "arn:aws:states:::sns:publish":
         return {f"SNS.{with_suffix(code)}" for code in error_codes("sns", "Publish")}, []
+    if resource == "arn:aws:states:::lambda:invoke":
+        return set(LAMBDA_INVOKE_ERRORS), []
     raise AssertionError(f"no naming rule for the errors of {resource}: add it with its source")
 
 

@@ -29,3 +29,7 @@ class SettingsError(RemediatorError):
 
 class AwsCallError(RemediatorError):
     """An AWS call failed; the invocation fails so Lambda retries it, then the on-failure destination."""
+
+
+class AnalysisReadError(RemediatorError):
+    """Reading a group's findings, exclusions, devices or attempt history failed: nothing of it starts."""

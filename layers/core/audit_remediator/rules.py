@@ -20,6 +20,8 @@ from audit_remediator.models.identifiers import CheckName, ReasonCode
 from audit_remediator.models.plan import Mode
 
 LogicalId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$")]
+# ThingGroupName in the IoT API model: 1-128 characters of [a-zA-Z0-9:_-].
+ThingGroupName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[a-zA-Z0-9:_-]+$")]
 
 
 class _Table(BaseModel):
@@ -31,10 +33,30 @@ class ActionDefinition(_Table):
     topic: LogicalId | None = None
 
 
+class AttemptLimit(_Table):
+    """A resource remediated `max_attempts` times within `window_days` is escalated, not remediated again."""
+
+    max_attempts: StrictInt = Field(alias="maxAttempts", ge=1, le=100)
+    window_days: StrictInt = Field(alias="windowDays", ge=1, le=365)
+
+
+DEFAULT_ATTEMPT_LIMIT = AttemptLimit(max_attempts=3, window_days=30)
+
+
+class DeviceCaps(_Table):
+    """Caps on the devices a group affects, counted from IoT before anything starts."""
+
+    max_devices: StrictInt | None = Field(default=None, alias="maxDevices", ge=1)
+    max_fleet_percent: float | None = Field(default=None, alias="maxFleetPercent", gt=0, le=100)
+
+
 class DefaultRule(_Table):
     actions: list[LogicalId] = Field(min_length=1, max_length=5)
     mode: Mode
     max_resources: StrictInt | None = Field(default=None, alias="maxResources", ge=1)
+    max_devices: StrictInt | None = Field(default=None, alias="maxDevices", ge=1)
+    max_fleet_percent: float | None = Field(default=None, alias="maxFleetPercent", gt=0, le=100)
+    attempts: AttemptLimit | None = None
 
 
 class Rule(DefaultRule):
@@ -49,6 +71,13 @@ class RulesTable(_Table):
     actions: dict[LogicalId, ActionDefinition] = Field(min_length=1)
     rules: list[Rule] = Field(min_length=1)
     default: DefaultRule | None = None
+    # Things in these groups (and their subgroups) are never remediated; their findings are excluded.
+    protected_thing_groups: list[ThingGroupName] = Field(
+        default=[], alias="protectedThingGroups", max_length=50
+    )
+    # Caps over every group of one execution, and the attempt limit of rules that set none.
+    stack_caps: DeviceCaps = Field(default=DeviceCaps(), alias="stackCaps")
+    attempts: AttemptLimit = DEFAULT_ATTEMPT_LIMIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +90,9 @@ class ResolvedRule:
     actions: tuple[str, ...]
     mode: Mode
     max_resources: int | None
+    max_devices: int | None = None
+    max_fleet_percent: float | None = None
+    attempts: AttemptLimit = DEFAULT_ATTEMPT_LIMIT
 
     def covers(self, reason_code: str) -> bool:
         return reason_code in self.reason_codes
@@ -157,6 +189,9 @@ def _resolve(table: RulesTable) -> dict[str, tuple[ResolvedRule, ...]]:
                 tuple(rule.actions),
                 rule.mode,
                 rule.max_resources,
+                rule.max_devices,
+                rule.max_fleet_percent,
+                rule.attempts or table.attempts,
             )
         )
     if table.default is not None:
@@ -170,6 +205,9 @@ def _resolve(table: RulesTable) -> dict[str, tuple[ResolvedRule, ...]]:
                     tuple(table.default.actions),
                     table.default.mode,
                     table.default.max_resources,
+                    table.default.max_devices,
+                    table.default.max_fleet_percent,
+                    table.default.attempts or table.attempts,
                 )
             ]
     return {check: tuple(rules) for check, rules in by_check.items()}
@@ -178,7 +216,10 @@ def _resolve(table: RulesTable) -> dict[str, tuple[ResolvedRule, ...]]:
 def rules_version(table: RulesTable, by_check: Mapping[str, tuple[ResolvedRule, ...]]) -> str:
     """A hash of the table and of the rules it resolves to: "all" reason codes and the default rule
     depend on the check catalogue too, so a catalogue change is a new version."""
-    resolved = {check: [asdict(rule) for rule in rules] for check, rules in by_check.items()}
+    resolved = {
+        check: [{**asdict(rule), "attempts": rule.attempts.model_dump(by_alias=True)} for rule in rules]
+        for check, rules in by_check.items()
+    }
     document = {"table": table.model_dump(mode="json", by_alias=True), "resolved": resolved}
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]

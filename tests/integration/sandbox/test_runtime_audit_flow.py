@@ -24,7 +24,7 @@ def test_an_audit_completion_reaches_the_handler_and_starts_one_execution(sb: Sa
     sb.settle()
 
     # Then SNS delivered Device Defender's notification to the function once, asynchronously ...
-    [invocation] = sb.lambdas.invocations
+    [invocation] = [i for i in sb.lambdas.invocations if i.function_name == stack["AuditEventsFunction"]]
     assert invocation.invocation_type == "Event"
     assert invocation.succeeded, invocation.error
     record = invocation.event["Records"][0]

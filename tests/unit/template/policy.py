@@ -17,7 +17,7 @@ Check = Callable[[Stack], list[str]]
 CHECKS: dict[str, Check] = {}
 
 IOT_SERVICE = "iot.amazonaws.com"
-RUNTIME_ROLES = ("AuditEventsFunctionRole", "RemediationStateMachineRole")
+RUNTIME_ROLES = ("AuditEventsFunctionRole", "RemediationStateMachineRole", "PreStartAnalysisFunctionRole")
 MITIGATION_ACTIONS = (
     "EnableErrorLoggingAction",
     "QuarantineThingsAction",
@@ -370,6 +370,36 @@ def function_role_least_privilege(stack: Stack) -> list[str]:
 
 
 @check
+def analysis_role_least_privilege(stack: Stack) -> list[str]:
+    """§9.6: PreStartAnalysisFunction's role reads IoT (List calls only), and queries and writes attempts."""
+    role = stack.role_of(stack.properties("PreStartAnalysisFunction")["Role"])
+    history = stack.get_att("RemediationTable", "Arn")
+    log_group = stack.get_att("PreStartAnalysisLogGroup", "Arn")
+    reads = (
+        "ListAuditFindings",
+        "ListAuditSuppressions",
+        "ListRelatedResourcesForAuditFinding",
+        "ListThingsInThingGroup",
+        "ListPrincipalThings",
+        "ListTargetsForPolicy",
+        "ListCertificatesByCA",
+        "ListThings",
+    )
+    expected: dict[str, set[str]] = {f"iot:{name}": {"*"} for name in reads}
+    expected |= {
+        "logs:CreateLogStream": {log_group},
+        "logs:PutLogEvents": {log_group},
+        "dynamodb:Query": {history},
+        "dynamodb:PutItem": {history},
+        "xray:PutTraceSegments": {"*"},
+        "xray:PutTelemetryRecords": {"*"},
+    }
+    problems = _compare_grants(role, grants(stack.role_statements(role)), expected)
+    problems += [f"{role} has managed policy {name}" for name in stack.role_managed_policy_arns(role)]
+    return problems
+
+
+@check
 def state_machine_role_least_privilege(stack: Stack) -> list[str]:
     """§9.6: RemediationStateMachine's role holds exactly the six IoT actions, its table, its topic, logs, X-Ray."""
     role = stack.role_of(stack.properties("RemediationStateMachine")["RoleArn"])
@@ -403,6 +433,7 @@ def state_machine_role_least_privilege(stack: Stack) -> list[str]:
         "iot:AttachPolicy": {stack.get_att("QuarantineThingGroup", "Arn")},
         "iot:ListAttachedPolicies": {"*"},
         "cloudwatch:PutMetricData": {"*"},
+        "lambda:InvokeFunction": {stack.get_att("PreStartAnalysisFunction", "Arn")},
     }
     metric_statements = [s for s in stack.role_statements(role) if "cloudwatch:PutMetricData" in s.actions]
     if any(
@@ -608,6 +639,7 @@ def remediation_key_policy(stack: Stack) -> list[str]:
             f"dynamodb.{REGION}.amazonaws.com",
         },
         role_arn["PublishFindingToReportsActionRole"]: {f"sns.{REGION}.amazonaws.com"},
+        role_arn["PreStartAnalysisFunctionRole"]: {f"dynamodb.{REGION}.amazonaws.com"},
         f"arn:{PARTITION}:iam::{ACCOUNT}:root": {
             f"sqs.{REGION}.amazonaws.com",
             f"dynamodb.{REGION}.amazonaws.com",

@@ -172,6 +172,27 @@ MUTATIONS: dict[str, tuple[Callable[[Template], None], str]] = {
         ),
         "function_role_least_privilege",
     ),
+    "analysis role may deactivate certificates": (
+        add_statement(
+            "PreStartAnalysisFunctionRole",
+            {"Effect": "Allow", "Action": "iot:UpdateCertificate", "Resource": "*"},
+        ),
+        "analysis_role_least_privilege",
+    ),
+    "analysis role may start mitigation tasks": (
+        add_statement(
+            "PreStartAnalysisFunctionRole",
+            {"Effect": "Allow", "Action": "iot:StartAuditMitigationActionsTask", "Resource": "*"},
+        ),
+        "analysis_role_least_privilege",
+    ),
+    "state machine may invoke any function": (
+        add_statement(
+            "RemediationStateMachineRole",
+            {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*"},
+        ),
+        "state_machine_role_least_privilege",
+    ),
     "function role may start any state machine": (
         add_statement(
             "AuditEventsFunctionRole", {"Effect": "Allow", "Action": "states:StartExecution", "Resource": "*"}
