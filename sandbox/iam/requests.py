@@ -133,6 +133,23 @@ def _iot_unscoped(operation: str) -> Callable[[Mapping[str, Any], Where], list[A
     return accesses
 
 
+def _parameter(action: str) -> Callable[[Mapping[str, Any], Where], list[Access]]:
+    # Resource type parameter: arn:...:parameter/NAME, the name without its leading slash (SSM's page).
+    def accesses(params: Mapping[str, Any], where: Where) -> list[Access]:
+        name = str(params["Name"])
+        resource = name if name.startswith("arn:") else where.arn("ssm", f"parameter/{name.lstrip('/')}")
+        return [Access(action, resource)]
+
+    return accesses
+
+
+def _execution_access(action: str, member: str) -> Callable[[Mapping[str, Any], Where], list[Access]]:
+    def accesses(params: Mapping[str, Any], _where: Where) -> list[Access]:
+        return [Access(action, str(params[member]))]
+
+    return accesses
+
+
 def _invoke(params: Mapping[str, Any], where: Where) -> list[Access]:
     name = str(params["FunctionName"])
     function = name if name.startswith("arn:") else where.arn("lambda", f"function:{name}")
@@ -153,6 +170,13 @@ _REQUESTS: Final[dict[tuple[str, str], Callable[[Mapping[str, Any], Where], list
     ("cloudwatch", "PutMetricData"): _put_metric_data,
     ("iot", "AttachPolicy"): _attach_policy,
     ("lambda", "Invoke"): _invoke,
+    # STS API reference: "No permissions are required to perform this operation", even when denied.
+    ("sts", "GetCallerIdentity"): lambda _params, _where: [],
+    ("ssm", "GetParameter"): _parameter("ssm:GetParameter"),
+    ("ssm", "GetParameterHistory"): _parameter("ssm:GetParameterHistory"),
+    ("ssm", "PutParameter"): _parameter("ssm:PutParameter"),
+    ("stepfunctions", "ListExecutions"): _execution_access("states:ListExecutions", "stateMachineArn"),
+    ("stepfunctions", "DescribeExecution"): _execution_access("states:DescribeExecution", "executionArn"),
     **{
         ("iot", operation): _iot_unscoped(operation)
         for operation in (
@@ -163,6 +187,9 @@ _REQUESTS: Final[dict[tuple[str, str], Callable[[Mapping[str, Any], Where], list
             "ListAuditFindings",
             "DescribeAuditTask",
             "ListAttachedPolicies",
+            "CreateAuditSuppression",
+            "DeleteAuditSuppression",
+            "ListAuditSuppressions",
         )
     },
 }
