@@ -61,7 +61,7 @@ def read(account: Account, stack: Stack) -> SwitchState:
     return SwitchState(
         parameter=name,
         value=str(latest.get("Value", "")),
-        changed_by=str(latest.get("Description", "")),
+        changed_by=_changed_by(str(latest.get("Description", ""))),
         changed_at=modified.isoformat() if isinstance(modified, datetime) else "",
         version=int(latest.get("Version", 0)),
     )
@@ -83,6 +83,11 @@ def set_switch(account: Account, stack: Stack, state: State, *, now: datetime | 
     except BotoCoreError as error:
         raise explain(error, doing=f"writing {name}", action="ssm:PutParameter", resource=name) from error
     return SwitchState(name, state, description, when, int(put.get("Version", 0)))
+
+
+def _changed_by(description: str) -> str:
+    """The description a pause or resume wrote; the stack's own description of the parameter is not one."""
+    return description if description.startswith(("pulled by ", "released by ")) else ""
 
 
 def _missing(name: str) -> OperatorError:
