@@ -34,7 +34,7 @@ help: ## list the targets
 $(VENV)/.synced: pyproject.toml uv.lock
 	@test -x $(PY) || python3.12 -m venv $(VENV) >&2
 	@$(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION) >&2
-	@$(VENV)/bin/uv sync --frozen --inexact --compile-bytecode --python $(PY) -q >&2
+	@$(VENV)/bin/uv sync --frozen --inexact --compile-bytecode --extra cli --python $(PY) -q >&2
 	@touch $@
 
 dev: $(VENV)/.synced ## create or update the virtual environment from uv.lock
@@ -43,7 +43,7 @@ lint: $(VENV)/.synced ## ruff, ruff format --check, mypy --strict, sam validate 
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers/core/audit_remediator functions
-	$(VENV)/bin/mypy --strict sandbox tools bench
+	$(VENV)/bin/mypy --strict sandbox tools bench remediator_cli
 	$(VENV)/bin/sam validate --lint --template template.yaml
 	@mkdir -p build
 	$(PY) -m tools.inline_definition template.yaml > build/template.inlined.json

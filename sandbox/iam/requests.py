@@ -133,14 +133,25 @@ def _iot_unscoped(operation: str) -> Callable[[Mapping[str, Any], Where], list[A
     return accesses
 
 
-def _get_parameter(params: Mapping[str, Any], where: Where) -> list[Access]:
+def _parameter(action: str) -> Callable[[Mapping[str, Any], Where], list[Access]]:
     """Authorized on the parameter: `arn:...:parameter/<name without its leading slash>` (Service
     Authorization Reference, Systems Manager: resource type `parameter`); a name may carry a
     `:version` or `:label` selector, and may be the parameter's ARN."""
-    name = str(params["Name"])
-    if name.startswith("arn:"):
-        return [Access("ssm:GetParameter", name.rsplit(":", 1)[0] if name.count(":") > 5 else name)]
-    return [Access("ssm:GetParameter", where.arn("ssm", "parameter/" + name.split(":", 1)[0].lstrip("/")))]
+
+    def accesses(params: Mapping[str, Any], where: Where) -> list[Access]:
+        name = str(params["Name"])
+        if name.startswith("arn:"):
+            return [Access(action, name.rsplit(":", 1)[0] if name.count(":") > 5 else name)]
+        return [Access(action, where.arn("ssm", "parameter/" + name.split(":", 1)[0].lstrip("/")))]
+
+    return accesses
+
+
+def _execution_access(action: str, member: str) -> Callable[[Mapping[str, Any], Where], list[Access]]:
+    def accesses(params: Mapping[str, Any], _where: Where) -> list[Access]:
+        return [Access(action, str(params[member]))]
+
+    return accesses
 
 
 def _invoke(params: Mapping[str, Any], where: Where) -> list[Access]:
@@ -163,7 +174,13 @@ _REQUESTS: Final[dict[tuple[str, str], Callable[[Mapping[str, Any], Where], list
     ("cloudwatch", "PutMetricData"): _put_metric_data,
     ("iot", "AttachPolicy"): _attach_policy,
     ("lambda", "Invoke"): _invoke,
-    ("ssm", "GetParameter"): _get_parameter,
+    # STS API reference: "No permissions are required to perform this operation", even when denied.
+    ("sts", "GetCallerIdentity"): lambda _params, _where: [],
+    ("ssm", "GetParameter"): _parameter("ssm:GetParameter"),
+    ("ssm", "GetParameterHistory"): _parameter("ssm:GetParameterHistory"),
+    ("ssm", "PutParameter"): _parameter("ssm:PutParameter"),
+    ("stepfunctions", "ListExecutions"): _execution_access("states:ListExecutions", "stateMachineArn"),
+    ("stepfunctions", "DescribeExecution"): _execution_access("states:DescribeExecution", "executionArn"),
     **{
         ("iot", operation): _iot_unscoped(operation)
         for operation in (
@@ -174,6 +191,9 @@ _REQUESTS: Final[dict[tuple[str, str], Callable[[Mapping[str, Any], Where], list
             "ListAuditFindings",
             "DescribeAuditTask",
             "ListAttachedPolicies",
+            "CreateAuditSuppression",
+            "DeleteAuditSuppression",
+            "ListAuditSuppressions",
         )
     },
 }

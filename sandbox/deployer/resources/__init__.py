@@ -59,6 +59,7 @@ RESOURCE_DELETERS: Final[dict[str, ResourceDeleter]] = {
     "AWS::CloudWatch::Dashboard": cloudwatch.delete_dashboard,
     "AWS::DynamoDB::Table": dynamodb.delete_dynamodb_table,
     "AWS::Events::Rule": events.delete_events_rule,
+    "AWS::IAM::ManagedPolicy": iam.delete_iam_managed_policy,
     "AWS::IAM::Role": iam.delete_iam_role,
     "AWS::IoT::AccountAuditConfiguration": iot.delete_account_audit_configuration,
     "AWS::IoT::MitigationAction": iot.delete_mitigation_action,

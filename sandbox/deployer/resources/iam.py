@@ -102,6 +102,25 @@ def iam_managed_policy(d: ResourceContext, logical_id: str, p: dict[str, Any]) -
     return Created(arn, {"PolicyArn": arn})
 
 
+def delete_iam_managed_policy(d: ResourceContext, created: Created, p: dict[str, Any]) -> None:
+    # IAM API reference, DeletePolicy: the policy must first be detached from every user, group and role and
+    # its non-default versions deleted. The entities the template names are detached here; whether
+    # CloudFormation also detaches attachments made outside the stack is UNVERIFIED, so IAM refuses those
+    # (DeleteConflict) as it would refuse any caller.
+    iam = d.client("iam")
+    arn = created.physical_id
+    for role in p.get("Roles", []):
+        iam.detach_role_policy(RoleName=role, PolicyArn=arn)
+    for user in p.get("Users", []):
+        iam.detach_user_policy(UserName=user, PolicyArn=arn)
+    for group in p.get("Groups", []):
+        iam.detach_group_policy(GroupName=group, PolicyArn=arn)
+    for version in iam.list_policy_versions(PolicyArn=arn)["Versions"]:
+        if not version["IsDefaultVersion"]:
+            iam.delete_policy_version(PolicyArn=arn, VersionId=version["VersionId"])
+    iam.delete_policy(PolicyArn=arn)
+
+
 def delete_iam_role(d: ResourceContext, created: Created, p: dict[str, Any]) -> None:
     # IAM refuses to delete a role with policies: CloudFormation detaches and deletes them first.
     iam = d.client("iam")

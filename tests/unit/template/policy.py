@@ -1006,3 +1006,37 @@ def kill_switch(stack: Stack) -> list[str]:
             "KillSwitchChangedRule does not publish to the reports topic with a dead-letter queue"
         )
     return problems
+
+
+@check
+def operator_policy_least_privilege(stack: Stack) -> list[str]:
+    """§9.6: OperatorPolicy allows exactly what the remediator command line calls, on the stack's own resources,
+    and the key only through DynamoDB."""
+    statements = stack.policy_statements(stack.properties("OperatorPolicy")["PolicyDocument"])
+    machine = stack.ref("RemediationStateMachine")
+    machine_name = stack.get_att("RemediationStateMachine", "Name")
+    history = stack.get_att("RemediationTable", "Arn")
+    switch = f"arn:{PARTITION}:ssm:{REGION}:{ACCOUNT}:parameter/{STACK_NAME}/kill-switch"
+    expected = {
+        "cloudformation:DescribeStacks": {arn("cloudformation", f"stack/{STACK_NAME}/*")},
+        "states:ListExecutions": {machine},
+        "states:DescribeExecution": {arn("states", f"execution:{machine_name}:*")},
+        "dynamodb:Query": {history},
+        "dynamodb:GetItem": {history},
+        "kms:Decrypt": {stack.get_att("RemediationKey", "Arn")},
+        "ssm:GetParameter": {switch},
+        "ssm:GetParameterHistory": {switch},
+        "ssm:PutParameter": {switch},
+        "iot:CreateAuditSuppression": {"*"},
+        "iot:DeleteAuditSuppression": {"*"},
+        "iot:ListAuditSuppressions": {"*"},
+    }
+    problems = _compare_grants("OperatorPolicy", grants(statements), expected)
+    problems += [
+        f"OperatorPolicy may use the key outside DynamoDB: {statement.conditions}"
+        for statement in statements
+        if "kms:Decrypt" in statement.actions
+        and statement.condition_values("kms:ViaService").get("StringEquals")
+        != {f"dynamodb.{REGION}.amazonaws.com"}
+    ]
+    return problems

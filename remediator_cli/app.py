@@ -1,0 +1,200 @@
+"""remediator: what an operator does with a deployed stack, from the command line.
+
+Every command takes --json for scripts; a refusal is one line on stderr that names the fix, and the
+exit code tells scripts which kind it was (remediator_cli.errors.Exit).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, Final
+
+import typer
+from botocore.exceptions import BotoCoreError, ClientError
+from rich.console import Console
+
+from remediator_cli import exclusions, history, kill_switch, runs, tables
+from remediator_cli.errors import Exit, OperatorError
+from remediator_cli.stack import Account, AwsAccount, Stack
+
+DEFAULT_STACK: Final = "iot-audit-remediator"
+
+app = typer.Typer(
+    name="remediator",
+    help="Operate an IoT Audit Remediator stack: its runs, history, kill switch and exclusions.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+StackOption = Annotated[
+    str,
+    typer.Option(
+        "--stack", envvar="REMEDIATOR_STACK", help="The stack's name (CloudFormation).", show_default=True
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
+
+
+@app.callback()
+def _account(ctx: typer.Context) -> None:
+    """AWS credentials, Region and profile come from the environment, as for the AWS CLI."""
+    if ctx.obj is None:
+        ctx.obj = AwsAccount()
+
+
+@contextmanager
+def _reported() -> Iterator[None]:
+    """A refusal becomes its one line on stderr and its exit code, never a traceback."""
+    try:
+        yield
+    except OperatorError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(int(error.code)) from None
+    except (ClientError, BotoCoreError) as error:
+        typer.echo(f"an AWS call failed: {error}", err=True)
+        raise typer.Exit(int(Exit.AWS_ERROR)) from None
+
+
+def _print_json(document: Any) -> None:
+    typer.echo(json.dumps(document, indent=2, sort_keys=True, default=str))
+
+
+def _stack(ctx: typer.Context, name: str) -> tuple[Account, Stack]:
+    account: Account = ctx.obj
+    return account, account.stack(name)
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    stack: StackOption = DEFAULT_STACK,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many recent runs to show.")] = 20,
+    json_output: JsonOption = False,
+) -> None:
+    """Recent audits and their runs (status and result), and the kill switch's state."""
+    with _reported():
+        account, found = _stack(ctx, stack)
+        try:
+            switch: dict[str, Any] = kill_switch.read(account, found).as_json()
+        except OperatorError as error:
+            if error.code is not Exit.NOT_FOUND:
+                raise
+            switch = {"unavailable": str(error)}
+        document = {
+            "stack": found.name,
+            "region": found.region,
+            "killSwitch": switch,
+            "runs": runs.recent_runs(account, found, limit),
+        }
+    if json_output:
+        _print_json(document)
+    else:
+        tables.status(Console(), document)
+
+
+@app.command("history")
+def history_command(
+    ctx: typer.Context,
+    audit_task_id: Annotated[str, typer.Argument(help="The Device Defender audit task id.")],
+    stack: StackOption = DEFAULT_STACK,
+    json_output: JsonOption = False,
+) -> None:
+    """What the service decided and did for one audit: decisions, tasks with their statistics, runs."""
+    with _reported():
+        account, found = _stack(ctx, stack)
+        document = history.audit_history(account, found, audit_task_id)
+    if json_output:
+        _print_json(document)
+    else:
+        tables.history(Console(), document)
+
+
+def _switch(ctx: typer.Context, stack: str, state: kill_switch.State, json_output: bool) -> None:
+    with _reported():
+        account, found = _stack(ctx, stack)
+        switched = kill_switch.set_switch(account, found, state)
+    if json_output:
+        _print_json(switched.as_json())
+    else:
+        typer.echo(f"kill switch {switched.changed_by} ({switched.parameter}, version {switched.version})")
+
+
+@app.command()
+def pause(ctx: typer.Context, stack: StackOption = DEFAULT_STACK, json_output: JsonOption = False) -> None:
+    """Pull the kill switch: nothing new starts and running mitigation tasks are cancelled."""
+    _switch(ctx, stack, "pulled", json_output)
+
+
+@app.command()
+def resume(ctx: typer.Context, stack: StackOption = DEFAULT_STACK, json_output: JsonOption = False) -> None:
+    """Release the kill switch: the next audits are remediated again."""
+    _switch(ctx, stack, "released", json_output)
+
+
+CheckOption = Annotated[
+    str, typer.Option("--check", help="The audit check, e.g. DEVICE_CERTIFICATE_SHARED_CHECK.")
+]
+ResourceArgument = Annotated[
+    str,
+    typer.Argument(
+        help="The resource as the check reports it: a device or CA certificate id, a policy NAME[:VERSION], "
+        "a client id, a role alias ARN, a Cognito identity pool id or the account id."
+    ),
+]
+
+
+@app.command()
+def exclude(
+    ctx: typer.Context,
+    resource: ResourceArgument,
+    check: CheckOption,
+    until: Annotated[
+        str, typer.Option("--until", help="Expiry: YYYY-MM-DD (midnight UTC) or an ISO 8601 time.")
+    ],
+    reason: Annotated[str | None, typer.Option("--reason", help="Why; kept with the suppression.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Exclude a resource from a check's remediation until a date (a Device Defender audit suppression)."""
+    with _reported():
+        created = exclusions.exclude(ctx.obj, resource, check, exclusions.parse_until(until), reason)
+    if json_output:
+        _print_json(created)
+    else:
+        typer.echo(f"excluded {resource} from {created['checkName']} until {created['expirationDate']}")
+
+
+@app.command()
+def include(
+    ctx: typer.Context, resource: ResourceArgument, check: CheckOption, json_output: JsonOption = False
+) -> None:
+    """Remove a resource's exclusion: its findings are remediated again from the next audit."""
+    with _reported():
+        removed = exclusions.include(ctx.obj, resource, check)
+    if json_output:
+        _print_json({"checkName": check, "resource": resource, "removed": removed})
+    elif removed:
+        typer.echo(f"{resource} is no longer excluded from {check}")
+    else:
+        typer.echo(f"{resource} was not excluded from {check}; nothing changed")
+
+
+@app.command()
+def excluded(
+    ctx: typer.Context,
+    check: Annotated[str | None, typer.Option("--check", help="Only this check's exclusions.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List the excluded resources (every audit suppression of the account and Region)."""
+    with _reported():
+        items = exclusions.excluded(ctx.obj, check)
+    if json_output:
+        _print_json(items)
+    else:
+        tables.exclusions(Console(), items)
+
+
+def main() -> None:
+    app()
