@@ -56,6 +56,6 @@ def test_put_metric_data_carries_its_namespace_as_the_condition_key() -> None:
 
 
 def test_a_call_the_table_does_not_know_is_asked_on_every_resource_under_its_iam_prefix() -> None:
-    [unknown] = accesses("stepfunctions", "DescribeExecution", {"executionArn": "arn:x"}, WHERE)
+    [unknown] = accesses("stepfunctions", "DescribeStateMachine", {"stateMachineArn": "arn:x"}, WHERE)
 
-    assert (unknown.action, unknown.resource) == ("states:DescribeExecution", "*")
+    assert (unknown.action, unknown.resource) == ("states:DescribeStateMachine", "*")
