@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from sandbox.subscriptions import sns_may_send
 from tests.e2e.drivers import Driver
 
 
@@ -21,21 +22,7 @@ def subscribe(driver: Driver, name: str) -> ReportQueue:
     sqs = driver.client("sqs")
     url = sqs.create_queue(QueueName=name, Attributes={"SqsManagedSseEnabled": "true"})["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    # SNS delivers to a queue only when the queue's policy lets the topic send (SNS developer guide,
-    # "Subscribing an Amazon SQS queue to an Amazon SNS topic").
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "sns.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": arn,
-                "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
-            }
-        ],
-    }
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(sns_may_send(arn, topic))})
     subscription = driver.client("sns").subscribe(
         TopicArn=topic,
         Protocol="sqs",
