@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from sandbox.iam.documents import Arn
 from sandbox.iam.enforcement import Enforcement
-from sandbox.iam.requests import Access
+from sandbox.iam.requests import WRITE_KEY_ACTIONS, Access
 from sandbox.patching import Patch, patch_attribute, restore_patches
 
 CLOUDWATCH: Final = "cloudwatch.amazonaws.com"
@@ -70,9 +70,7 @@ class AlarmActions:
         for target in targets:
             if ":sns:" not in target:
                 continue
-            access = Access(
-                "sns:Publish", target, "topic", key_actions=("kms:GenerateDataKey", "kms:Decrypt")
-            )
+            access = Access("sns:Publish", target, "topic", key_actions=WRITE_KEY_ACTIONS)
             if self._iam.deliver(CLOUDWATCH, access, source_arn=alarm.alarm_arn, operation="Publish"):
                 topic = Arn.parse(target)
                 sns_backends[topic.account][topic.region].publish(alarm_message(alarm, old_state), arn=target)

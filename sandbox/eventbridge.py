@@ -17,7 +17,7 @@ import boto3
 from sandbox.faults import CallLog
 from sandbox.iam.enforcement import Enforcement
 from sandbox.iam.principals import role_session
-from sandbox.iam.requests import Access
+from sandbox.iam.requests import WRITE_KEY_ACTIONS, Access
 from sandbox.iam.service_contexts import events_assume_context
 from sandbox.patching import Patch, patch_attribute, restore_patches
 
@@ -155,7 +155,7 @@ class EventBridgeTargets:
             return True
         arn = str(target["Arn"])
         if service == "sns":
-            access = Access("sns:Publish", arn, "topic", key_actions=("kms:GenerateDataKey", "kms:Decrypt"))
+            access = Access("sns:Publish", arn, "topic", key_actions=WRITE_KEY_ACTIONS)
             return self._iam.deliver("events.amazonaws.com", access, source_arn=rule.arn, operation="Publish")
         if service == "lambda":
             access = Access("lambda:InvokeFunction", arn, "function")
@@ -178,9 +178,7 @@ class EventBridgeTargets:
         queue_arn = (target.get("DeadLetterConfig") or {}).get("Arn")
         if self._iam is None or not queue_arn:
             return
-        access = Access(
-            "sqs:SendMessage", queue_arn, "queue", key_actions=("kms:GenerateDataKey", "kms:Decrypt")
-        )
+        access = Access("sqs:SendMessage", queue_arn, "queue", key_actions=WRITE_KEY_ACTIONS)
         if not self._iam.deliver(
             "events.amazonaws.com", access, source_arn=rule.arn, operation="SendMessage"
         ):

@@ -16,9 +16,7 @@ from moto.iot.models import IoTBackend
 
 from sandbox.device_defender import catalog
 from sandbox.device_defender.state import Finding, MitigationActionDef
-from sandbox.iam.requests import Access
-
-_PUBLISH_KEY_ACTIONS: Final = ("kms:GenerateDataKey", "kms:Decrypt")
+from sandbox.iam.requests import WRITE_KEY_ACTIONS, Access
 
 
 class RoleAuthority(Protocol):
@@ -79,7 +77,7 @@ def _logging(action: MitigationActionDef, _finding: Finding, _iot: IoTBackend) -
 
 def _publish(action: MitigationActionDef, _finding: Finding, _iot: IoTBackend) -> list[Access]:
     topic = action.params["publishFindingToSnsParams"]["topicArn"]
-    return [Access("sns:Publish", topic, "topic", key_actions=_PUBLISH_KEY_ACTIONS)]
+    return [Access("sns:Publish", topic, "topic", key_actions=WRITE_KEY_ACTIONS)]
 
 
 _NEEDED: Final[dict[str, Callable[[MitigationActionDef, Finding, IoTBackend], list[Access]]]] = {
@@ -97,7 +95,7 @@ def action_permissions(action: MitigationActionDef, finding: Finding, iot: IoTBa
 
 
 def notification_permissions(topic_arn: str) -> list[Access]:
-    return [Access("sns:Publish", topic_arn, "topic", key_actions=_PUBLISH_KEY_ACTIONS)]
+    return [Access("sns:Publish", topic_arn, "topic", key_actions=WRITE_KEY_ACTIONS)]
 
 
 def audit_source_arn(region: str, account: str) -> str:

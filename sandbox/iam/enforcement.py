@@ -21,7 +21,7 @@ from sandbox.iam import documents
 from sandbox.iam.deliveries import record_failed_delivery
 from sandbox.iam.evaluation import Caller, Decision, Policy, Request, evaluate
 from sandbox.iam.principals import current_caller, role_session, service_principal
-from sandbox.iam.requests import Access, Where, accesses
+from sandbox.iam.requests import IAM_PREFIXES, Access, Where, accesses
 from sandbox.iam.service_contexts import Readings, delivery_context, delivery_key_context, iot_assume_context
 
 # (code, HTTP status) of an authorization failure, as each service's API returns it.
@@ -44,7 +44,7 @@ KEY_ACCESS_DENIED: Final = {
 }
 _VIA_SERVICE: Final = {"sns": "sns", "sqs": "sqs", "dynamodb": "dynamodb"}
 # IAM's service prefix -> botocore's service name, where they differ.
-_BOTOCORE_NAMES: Final = {"states": "stepfunctions"}
+_BOTOCORE_NAMES: Final = {prefix: name for name, prefix in IAM_PREFIXES.items()}
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,8 @@ class Access:
         return self.action.split(":", 1)[0]
 
 
-_WRITE_KEY_ACTIONS: Final = ("kms:GenerateDataKey", "kms:Decrypt")
+# What a writer to an encrypted topic or queue needs of its key (SNS and SQS developer guides, key management).
+WRITE_KEY_ACTIONS: Final = ("kms:GenerateDataKey", "kms:Decrypt")
 _TABLE_KEY_ACTIONS: Final = ("kms:Decrypt",)
 
 
@@ -97,12 +98,12 @@ def _publish(params: Mapping[str, Any], _where: Where) -> list[Access]:
     topic = params.get("TopicArn") or params.get("TargetArn")
     if not topic or ":sns:" not in str(topic):
         raise UnsupportedRequestError("sns:Publish to a phone number or platform endpoint")
-    return [Access("sns:Publish", str(topic), "topic", key_actions=_WRITE_KEY_ACTIONS)]
+    return [Access("sns:Publish", str(topic), "topic", key_actions=WRITE_KEY_ACTIONS)]
 
 
 def _send_message(params: Mapping[str, Any], where: Where) -> list[Access]:
     queue = _queue_arn(str(params["QueueUrl"]), where)
-    return [Access("sqs:SendMessage", queue, "queue", key_actions=_WRITE_KEY_ACTIONS)]
+    return [Access("sqs:SendMessage", queue, "queue", key_actions=WRITE_KEY_ACTIONS)]
 
 
 def _get_queue_url(params: Mapping[str, Any], where: Where) -> list[Access]:
@@ -200,14 +201,14 @@ _REQUESTS: Final[dict[tuple[str, str], Callable[[Mapping[str, Any], Where], list
 
 
 # botocore's service name -> IAM's service prefix, where they differ.
-_IAM_PREFIXES: Final = {"stepfunctions": "states"}
+IAM_PREFIXES: Final = {"stepfunctions": "states"}
 
 
 def accesses(service: str, operation: str, params: Mapping[str, Any], where: Where) -> list[Access]:
     """The authorizations one call needs (a transaction: one per item)."""
     request = _REQUESTS.get((service, operation))
     if request is None:
-        return [Access(f"{_IAM_PREFIXES.get(service, service)}:{operation}", "*")]
+        return [Access(f"{IAM_PREFIXES.get(service, service)}:{operation}", "*")]
     return request(params, where)
 
 

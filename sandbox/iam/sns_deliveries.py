@@ -10,16 +10,15 @@ from typing import Any, Final
 
 from sandbox.iam.documents import Arn
 from sandbox.iam.enforcement import Enforcement
-from sandbox.iam.requests import Access
+from sandbox.iam.requests import WRITE_KEY_ACTIONS, Access
 
 SNS: Final = "sns.amazonaws.com"
-_QUEUE_KEY_ACTIONS: Final = ("kms:GenerateDataKey", "kms:Decrypt")
 
 
 def _access(protocol: str, endpoint: str) -> Access:
     if protocol == "lambda":
         return Access("lambda:InvokeFunction", endpoint, "function")
-    return Access("sqs:SendMessage", endpoint, "queue", key_actions=_QUEUE_KEY_ACTIONS)
+    return Access("sqs:SendMessage", endpoint, "queue", key_actions=WRITE_KEY_ACTIONS)
 
 
 def delivery_allowed(iam: Enforcement, subscription: Any, endpoint_arn: str, body: str) -> bool:
