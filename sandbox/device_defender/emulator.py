@@ -79,7 +79,7 @@ class DeviceDefenderEmulator:
         audit_seconds: float = 1.0,
         mitigation_task_seconds: float = 1.0,
         max_in_progress_audits: int = 10,
-        max_in_progress_mitigation_tasks: int = 10,
+        max_in_progress_mitigation_tasks: int = tasks.MAX_IN_PROGRESS_MITIGATION_TASKS,
         seed: int | None = None,
         publisher: Publisher | None = None,
         check_responses: bool = True,

@@ -20,6 +20,12 @@ from sandbox.device_defender.state import (
     RegionState,
 )
 
+# AWS General Reference, "AWS IoT Device Defender endpoints and quotas", table "Audit mitigation action limits"
+# (https://docs.aws.amazon.com/general/latest/gr/iot_device_defender.html): 10 audit mitigation action tasks
+# running at the same time (no adjustable column; service quotas are per account and Region). botocore's model
+# lists LimitExceededException ("A limit has been exceeded.") among StartAuditMitigationActionsTask's errors.
+MAX_IN_PROGRESS_MITIGATION_TASKS: Final = 10
+
 
 def _targeted_findings(state: RegionState, target: Params) -> list[Finding]:
     if target.get("auditTaskId") is not None:

@@ -78,6 +78,21 @@ def expression(text: str, overrides: dict[str, Any] | None = None) -> jsonata.Js
 START = "Start audit mitigation actions task"
 # The kill switch is read right before every start; only its Choice leads on to the start.
 SWITCH_GUARD = ("Read kill switch before start", "Kill switch released?")
+# Before the switch, every enforced task takes a mitigation task slot; only a taken slot leads on to the switch.
+SLOT_GUARD = ("Wait for a mitigation task slot in turn", "Acquire mitigation task slot")
+SLOT_ROUND = (
+    "Acquire mitigation task slot",
+    "Wait for a mitigation task slot",
+    "Read kill switch while waiting for a slot",
+    "Keep waiting for a slot?",
+)
+SLOT_CHECK = (
+    "Read mitigation task slots",
+    "List running executions",
+    "Slot held or leaked?",
+    "Reclaim leaked slots",
+)
+SLOT_RELEASE = ("Give back mitigation task slot", "Slot left to be reclaimed")
 QUARANTINE_GUARD = ("Attach quarantine policy", "Verify quarantine policy", "Quarantine policy attached?")
 
 
@@ -322,14 +337,18 @@ def test_only_a_task_that_quarantines_passes_through_the_policy_guard(
     states = {"input": {"task": {"auditCheckToActionsMapping": mapping}}}
     assert bool(condition.evaluate(None, {"states": states})) is guarded
     assert rule["Next"] == QUARANTINE_GUARD[0]
-    assert entry["Default"] == SWITCH_GUARD[0]
+    assert entry["Default"] == SLOT_GUARD[0]
+    into_slots = {n for n, s in processor.items() if SLOT_GUARD[0] in transitions(s)}
+    assert into_slots == {"Start mitigation task", "Quarantine policy attached?"}
+    # The switch is reached only with a slot taken: the take's success, or a holder found to be this task.
     into_switch = {n for n, s in processor.items() if SWITCH_GUARD[0] in transitions(s)}
-    assert into_switch == {"Start mitigation task", "Quarantine policy attached?"}
+    assert into_switch == {SLOT_GUARD[1], "Slot held or leaked?"}
+    assert processor[SLOT_GUARD[1]]["Next"] == SWITCH_GUARD[0]
     into_start = {n for n, s in processor.items() if START in transitions(s)}
     assert into_start == {SWITCH_GUARD[1]}
     assert [c["Next"] for c in processor[SWITCH_GUARD[1]]["Choices"]] == [START]
     attached = processor["Quarantine policy attached?"]
-    assert [c["Next"] for c in attached["Choices"]] == [SWITCH_GUARD[0]]
+    assert [c["Next"] for c in attached["Choices"]] == [SLOT_GUARD[0]]
     assert attached["Default"] == "Quarantine blocked"
 
 
@@ -385,6 +404,57 @@ def retries(state: dict[str, Any]) -> int:
     return sum(retrier["MaxAttempts"] for retrier in state.get("Retry", []))
 
 
+def slot_wait_bounds() -> tuple[int, int, int]:
+    """The most failed takes of a slot, and which of them (round % modulus == remainder) look for leaked slots."""
+    keep_waiting = task_processor()["Keep waiting for a slot?"]
+    conditions = " ".join(choice["Condition"] for choice in keep_waiting["Choices"])
+    bounds = [int(m) for m in re.findall(r"\$slotRounds >= (\d+)", conditions)]
+    checks = re.findall(r"\$slotRounds % (\d+) = (\d+)", conditions)
+    assert len(bounds) == 1, "the wait for a slot must be bounded by exactly one counter condition"
+    assert len(checks) == 1, "leaked slots must be looked for on a fixed schedule"
+    return bounds[0], int(checks[0][0]), int(checks[0][1])
+
+
+def slot_wait_events() -> tuple[int, int]:
+    """History events of the longest wait for a slot, and the retries its states may add."""
+    processor = task_processor()
+    rounds, modulus, remainder = slot_wait_bounds()
+    per_round = sum(EVENTS[processor[name]["Type"]] for name in SLOT_ROUND)
+    # A check ends in another take, which is the next round's (its failure counts as a round).
+    per_check = sum(EVENTS[processor[name]["Type"]] for name in SLOT_CHECK)
+    checks = sum(1 for failed in range(1, rounds) if failed % modulus == remainder)
+    retried = sum(retries(processor[name]) for name in (*SLOT_ROUND, *SLOT_CHECK))
+    return rounds * per_round + checks * per_check, EVENTS_PER_RETRY * retried * (rounds + checks)
+
+
+def test_the_wait_for_a_slot_is_bounded_and_its_rounds_are_the_retries() -> None:
+    # D36: a start waits its turn; every round reads the kill switch, and the rounds are bounded.
+    processor = task_processor()
+    rounds, modulus, remainder = slot_wait_bounds()
+    assert (rounds, modulus, remainder) == (7, 3, 2)
+    assert sum(EVENTS[processor[name]["Type"]] for name in SLOT_ROUND) == 14
+    assert all(not processor[name].get("Retry") for name in (*SLOT_ROUND, *SLOT_CHECK))
+    acquire = processor["Acquire mitigation task slot"]
+    [full, *_] = acquire["Catch"]
+    assert "DynamoDB.ConditionalCheckFailedException" in full["ErrorEquals"]
+    assert full["Next"] == "Wait for a mitigation task slot"
+
+
+def slot_waits(initial: int, maximum: int) -> list[int]:
+    wait = expression(
+        task_processor()["Wait for a mitigation task slot"]["Seconds"],
+        {"PollInitialWaitSeconds": initial, "PollMaxWaitSeconds": maximum},
+    )
+    return [int(wait.evaluate(None, {"slotRounds": k})) for k in range(1, slot_wait_bounds()[0] + 1)]
+
+
+def test_the_wait_for_a_slot_backs_off_to_about_an_hour_with_the_defaults() -> None:
+    initial = int(PARAMETERS["PollInitialWaitSeconds"]["Default"])
+    maximum = int(PARAMETERS["PollMaxWaitSeconds"]["Default"])
+    assert slot_waits(initial, maximum) == [120, 240, 480, 900, 900, 900, 900]
+    assert slot_waits(1, 3600) == [4, 8, 16, 32, 64, 128, 256]
+
+
 def test_a_task_that_never_ends_stays_far_below_the_history_limit() -> None:
     # C22: iterations x events per iteration, from the ASL itself.
     processor = task_processor()
@@ -416,20 +486,32 @@ def test_a_task_that_never_ends_stays_far_below_the_history_limit() -> None:
             "Record task outcome",
         )
     )
-    per_task = EVENTS_PER_MAP_ITERATION + straight + listing + max_polls() * per_iteration
+    slots = sum(EVENTS[processor[name]["Type"]] for name in (*SLOT_GUARD, *SLOT_RELEASE))
+    waiting, waiting_retries = slot_wait_events()
+    per_task = EVENTS_PER_MAP_ITERATION + straight + slots + waiting + listing + max_polls() * per_iteration
     # Every retrier exhausted on every call (the last attempt then succeeding or caught).
     retried = sum(
         retries(processor[name])
-        for name in (*QUARANTINE_GUARD, *SWITCH_GUARD, START, "Describe existing task", "Record task outcome")
+        for name in (
+            *QUARANTINE_GUARD,
+            *SLOT_GUARD,
+            *SWITCH_GUARD,
+            START,
+            "Describe existing task",
+            "Record task outcome",
+            *SLOT_RELEASE,
+        )
     )
     listed = next(iter(findings_map["ItemProcessor"]["States"].values()))
     per_task_retrying = (
         per_task
         + EVENTS_PER_RETRY * (retried + 25 * retries(listed))
+        + waiting_retries
         + max_polls() * (per_iteration_retrying - per_iteration)
     )
 
     assert per_iteration == 14
+    assert waiting == 132, waiting
     assert per_task <= 1_000, per_task
     assert per_task_retrying <= 2_500, per_task_retrying
 
@@ -439,8 +521,9 @@ def test_a_task_that_never_ends_stays_far_below_the_history_limit() -> None:
     window_cap = int(cap.group(1))
     tasks = math.ceil(window_cap / 25)
     top_level = 100 + 2 * EVENTS["Task"] * math.ceil(window_cap / 100)
-    # A quarantine task's attach-and-read-back of the deny-all policy costs 12 events: a little over half.
-    assert tasks * per_task + top_level <= MAX_HISTORY_EVENTS * 0.55
+    # A quarantine task's attach-and-read-back of the deny-all policy costs 12 events, and the longest wait for
+    # a mitigation task slot 132: with every task waiting its longest, a little under two thirds.
+    assert tasks * per_task + top_level <= MAX_HISTORY_EVENTS * 0.65
     assert tasks * per_task_retrying + top_level < MAX_HISTORY_EVENTS
 
 

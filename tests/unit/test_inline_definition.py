@@ -45,7 +45,10 @@ def test_the_deployed_definition_passes_cfn_lint(tmp_path: Path) -> None:
     template = lint_copy(tmp_path)
 
     definition = template["Resources"]["RemediationStateMachine"]["Properties"]["Definition"]
-    assert definition["States"]["Run mitigation tasks"]["MaxConcurrency"] == 5
+    acquire = definition["States"]["Run mitigation tasks"]["ItemProcessor"]["States"][
+        "Acquire mitigation task slot"
+    ]
+    assert "':limit': {'N': '5'}" in acquire["Arguments"]
     assert findings(template) == []
 
 

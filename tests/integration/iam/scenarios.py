@@ -18,6 +18,8 @@ is the healthy outcome.
   sends the event to the on-failure queue.
 - quarantine-blocked: IoT refuses AttachPolicy, so the quarantine task is blocked and the
   QuarantineBlocked metric is sent.
+- leaked-slot: executions stopped while holding every mitigation task slot leave them taken; the next
+  audit's task finds their executions ended (ListExecutions), reclaims the slots and completes.
 - failed-execution: IoT keeps refusing StartAuditMitigationActionsTask, the execution fails, and
   EventBridge reports it on RemediationReportsTopic.
 """
@@ -25,6 +27,7 @@ is the healthy outcome.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -229,6 +232,48 @@ def _quarantine_blocked(run: Run) -> None:
         run.problems.append("no QuarantineBlocked data point")
 
 
+def _leaked_slot(run: Run) -> None:
+    run.sb.emulator.mitigation_task_seconds = 100_000
+    slots = int(run.stack.parameters["MaxConcurrentMitigationTasks"])
+    stopped = [run.wf.start(_logging_plan(run)) for _ in range(slots)]
+    held = _wait_for(lambda: len(_running_tasks(run)) == slots)
+    with run.sb.calls.pause():
+        for arn in stopped:
+            run.sb.client("stepfunctions").stop_execution(executionArn=arn)
+    run.wf.cancel_running_tasks()
+    run.sb.emulator.mitigation_task_seconds = 1
+    if not held:
+        run.problems.append(f"the {slots} tasks never all ran: {run.wf.mitigation_tasks()}")
+    result = run.wf.run(_logging_plan(run))
+    _report(run, result)
+    reclaimed = any(
+        e.get("stateEnteredEventDetails", {}).get("name") == "Reclaim leaked slots" for e in result.history
+    )
+    if not reclaimed:
+        run.problems.append("the leaked slots were not reclaimed")
+
+
+def _logging_plan(run: Run) -> dict[str, Any]:
+    audit = run.wf.seed_audit({LOGGING_CHECK: [{"account": run.sb.account_id}]})
+    planned = task(
+        {"findingIds": audit.ids(LOGGING_CHECK)}, {LOGGING_CHECK: [run.wf.action("EnableErrorLoggingAction")]}
+    )
+    return audit_plan(audit.task_id, planned)
+
+
+def _running_tasks(run: Run) -> list[str]:
+    return [task_id for task_id, t in run.wf.mitigation_tasks().items() if t.status == "IN_PROGRESS"]
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def _failed_execution(run: Run) -> None:
     run.sb.faults.add("iot", "StartAuditMitigationActionsTask", error="LimitExceededException", times=None)
     audit = run.wf.seed_audit({LOGGING_CHECK: [{"account": run.sb.account_id}]})
@@ -252,6 +297,7 @@ SCENARIOS: Final[Mapping[str, Callable[[Run], None]]] = {
     "finding-window": _finding_window,
     "audit": _audit,
     "quarantine-blocked": _quarantine_blocked,
+    "leaked-slot": _leaked_slot,
     "failure-destination": _failure_destination,
     "failed-execution": _failed_execution,
 }

@@ -681,6 +681,26 @@ def test_more_mitigation_tasks_in_progress_than_configured_is_410(env: Env) -> N
     ) == ("LimitExceededException", 410)
 
 
+def test_an_eleventh_mitigation_task_in_progress_is_410_as_the_quota_says(env: Env) -> None:
+    # AWS General Reference, Device Defender quotas: 10 audit mitigation action tasks running at the same time.
+    # The fixture leaves one task running.
+    by_findings = VALID["StartAuditMitigationActionsTask"]["by-findings"](env.world)
+    for index in range(9):
+        env.iot.start_audit_mitigation_actions_task(
+            **by_findings | {"taskId": f"quota-{index}", "clientRequestToken": f"quota-token-{index}"}
+        )
+
+    assert _error(
+        lambda: env.iot.start_audit_mitigation_actions_task(
+            **by_findings | {"taskId": "quota-10", "clientRequestToken": "quota-token-10"}
+        )
+    ) == ("LimitExceededException", 410)
+    env.emulator.settle()
+    env.iot.start_audit_mitigation_actions_task(
+        **by_findings | {"taskId": "quota-11", "clientRequestToken": "quota-token-11"}
+    )
+
+
 def test_a_sixth_scheduled_audit_is_410(env: Env) -> None:
     for index in range(4):
         env.iot.create_scheduled_audit(

@@ -22,7 +22,7 @@ ACCOUNT = {"account": "123456789012"}
 
 @pytest.fixture(scope="module")
 def workflow() -> Iterator[Workflow]:
-    # One task at a time, so "nothing more starts" is visible: the second task starts only after the first ends.
+    # One task in flight at a time, so "nothing more starts" is visible: the other task starts only after one ends.
     with Sandbox(time_scale=TIME_SCALE) as sandbox:
         stack = sandbox.deploy(TEMPLATE, parameters={**PARAMETERS, "MaxConcurrentMitigationTasks": "1"})
         workflow = Workflow(sandbox, stack)
@@ -80,9 +80,11 @@ def test_pulling_the_switch_mid_run_cancels_the_running_task_and_starts_nothing_
     # When the operator pulls the switch while the first task runs
     result = wf.run(audit_plan(audit.task_id, first, second))
 
-    # Then the running task is cancelled and recorded CANCELED, and the second is never started
+    # Then the running task is cancelled and recorded CANCELED, and the other is never started (with one
+    # mitigation task slot, either may take it first)
     assert result.status == "SUCCEEDED", (result.get("error"), result.get("cause"))
-    assert [call.params["taskId"] for call in wf.start_calls()] == [first["taskId"]]
+    [started] = [call.params["taskId"] for call in wf.start_calls()]
+    first, second = (first, second) if started == first["taskId"] else (second, first)
     assert [c.params["taskId"] for c in wf.sb.calls.of("iot", "CancelAuditMitigationActionsTask")] == [
         first["taskId"]
     ]

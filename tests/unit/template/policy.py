@@ -434,6 +434,8 @@ def state_machine_role_least_privilege(stack: Stack) -> list[str]:
         "iot:ListAttachedPolicies": {"*"},
         "cloudwatch:PutMetricData": {"*"},
         "lambda:InvokeFunction": {stack.get_att("PreStartAnalysisFunction", "Arn")},
+        # Leaked mitigation task slots: which executions of this state machine still run (resource: stateMachine).
+        "states:ListExecutions": {stack.ref("RemediationStateMachine")},
     }
     metric_statements = [s for s in stack.role_statements(role) if "cloudwatch:PutMetricData" in s.actions]
     if any(
