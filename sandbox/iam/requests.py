@@ -134,7 +134,9 @@ def _iot_unscoped(operation: str) -> Callable[[Mapping[str, Any], Where], list[A
     return accesses
 
 
-def _iot_resource(action: str, resource: str, member: str) -> Callable[[Mapping[str, Any], Where], list[Access]]:
+def _iot_resource(
+    action: str, resource: str, member: str
+) -> Callable[[Mapping[str, Any], Where], list[Access]]:
     """An IoT read authorized on one resource (Service Authorization Reference, AWS IoT: `cert`,
     `cacert`, `policy`, `thing` and `mitigationaction` resource types)."""
 
