@@ -8,7 +8,7 @@ from typing import Any
 
 from sandbox.cli_output import stdout_to_stderr
 
-MODULES = ("core", "workflow", "analysis", "load", "slots")
+MODULES = ("core", "workflow", "analysis", "resource_state", "slots", "load")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

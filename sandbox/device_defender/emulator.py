@@ -95,6 +95,8 @@ class DeviceDefenderEmulator:
         self.published: list[PublishedMessage] = []
         # IAM for the roles IoT assumes; the sandbox sets it (the emulator alone checks nothing).
         self.authority: RoleAuthority | None = None
+        # Action types reported COMPLETED without effect (fault injection; see Service).
+        self.ineffective_action_types: set[str] = set()
         self._publisher = publisher
         self._random = random.Random(seed)
         self._lock = threading.RLock()
@@ -324,6 +326,7 @@ class DeviceDefenderEmulator:
             topic_exists=self._topic_exists,
             queue_message=lambda kind, topic_arn, message: self._outbox.append((kind, topic_arn, message)),
             authority=self.authority,
+            ineffective_action_types=frozenset(self.ineffective_action_types),
         )
 
     def _flush(self) -> None:

@@ -41,6 +41,9 @@ class Service:
     queue_message: Callable[[str, str, str], None]
     # IAM for the roles IoT assumes (None: not checked).
     authority: RoleAuthority | None = None
+    # Fault injection: action types IoT reports COMPLETED without their effect holding (a lost write, or a
+    # change undone at once by another process), so that only reading the resource back can tell.
+    ineffective_action_types: frozenset[str] = frozenset()
 
     def arn(self, region: str, resource: str) -> str:
         return f"arn:aws:iot:{region}:{self.account_id}:{resource}"

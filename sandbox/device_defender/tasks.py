@@ -152,7 +152,8 @@ def run_work(
             continue
         try:
             _authorize(service, region, action, work.finding)
-            apply_action(action, work.finding, context)
+            if action.action_type not in service.ineffective_action_types:
+                apply_action(action, work.finding, context)
         except ActionFailed as error:
             failed = True
             execution.status = "FAILED"

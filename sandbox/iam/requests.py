@@ -134,6 +134,18 @@ def _iot_unscoped(operation: str) -> Callable[[Mapping[str, Any], Where], list[A
     return accesses
 
 
+def _iot_resource(
+    action: str, resource: str, member: str
+) -> Callable[[Mapping[str, Any], Where], list[Access]]:
+    """An IoT read authorized on one resource (Service Authorization Reference, AWS IoT: `cert`,
+    `cacert`, `policy`, `thing` and `mitigationaction` resource types)."""
+
+    def accesses(params: Mapping[str, Any], where: Where) -> list[Access]:
+        return [Access(action, where.arn("iot", f"{resource}/{params[member]}"))]
+
+    return accesses
+
+
 def _parameter(action: str) -> Callable[[Mapping[str, Any], Where], list[Access]]:
     """Authorized on the parameter: `arn:...:parameter/<name without its leading slash>` (Service
     Authorization Reference, Systems Manager: resource type `parameter`); a name may carry a
@@ -175,6 +187,16 @@ _REQUESTS: Final[dict[tuple[str, str], Callable[[Mapping[str, Any], Where], list
     ("cloudwatch", "PutMetricData"): _put_metric_data,
     ("iot", "AttachPolicy"): _attach_policy,
     ("lambda", "Invoke"): _invoke,
+    ("iot", "DescribeCertificate"): _iot_resource("iot:DescribeCertificate", "cert", "certificateId"),
+    ("iot", "DescribeCACertificate"): _iot_resource("iot:DescribeCACertificate", "cacert", "certificateId"),
+    ("iot", "GetPolicy"): _iot_resource("iot:GetPolicy", "policy", "policyName"),
+    ("iot", "GetPolicyVersion"): _iot_resource("iot:GetPolicyVersion", "policy", "policyName"),
+    ("iot", "ListThingGroupsForThing"): _iot_resource("iot:ListThingGroupsForThing", "thing", "thingName"),
+    ("iot", "DescribeMitigationAction"): _iot_resource(
+        "iot:DescribeMitigationAction", "mitigationaction", "actionName"
+    ),
+    # API reference, ListPrincipalThingsV2: "Requires permission to access the ListPrincipalThings action".
+    ("iot", "ListPrincipalThingsV2"): lambda _params, _where: [Access("iot:ListPrincipalThings", "*")],
     # STS API reference: "No permissions are required to perform this operation", even when denied.
     ("sts", "GetCallerIdentity"): lambda _params, _where: [],
     ("ssm", "GetParameter"): _parameter("ssm:GetParameter"),
@@ -195,6 +217,8 @@ _REQUESTS: Final[dict[tuple[str, str], Callable[[Mapping[str, Any], Where], list
             "CreateAuditSuppression",
             "DeleteAuditSuppression",
             "ListAuditSuppressions",
+            "DescribeAuditFinding",
+            "GetV2LoggingOptions",
         )
     },
 }

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from audit_remediator.models.plan import FindingWindow, FindingWindowPlan
+from audit_remediator.models.resource_state import PAGE_SIZE
 from audit_remediator.planner import window_batches
 from tools.sam_template import load
 
@@ -94,6 +95,9 @@ SLOT_CHECK = (
 )
 SLOT_RELEASE = ("Give back mitigation task slot", "Slot left to be reclaimed")
 QUARANTINE_GUARD = ("Attach quarantine policy", "Verify quarantine policy", "Quarantine policy attached?")
+# After the switch, the pre-state of every finding is recorded (a page per loop); only then does the task start.
+PRESTATE = ("Record pre-state", "More pre-state to record?")
+VERIFICATION = ("Findings to verify?", "Verify task findings", "More findings to verify?")
 
 
 def task_processor() -> dict[str, Any]:
@@ -314,6 +318,7 @@ def test_invalid_request_is_never_retried_and_limit_exceeded_waits_longer() -> N
 
 
 QUARANTINE_ACTION = "iot-audit-remediator-QuarantineThingsAction"
+PUBLISH_ACTION = "iot-audit-remediator-PublishFindingToReportsAction"
 
 
 @pytest.mark.parametrize(
@@ -344,9 +349,12 @@ def test_only_a_task_that_quarantines_passes_through_the_policy_guard(
     into_switch = {n for n, s in processor.items() if SWITCH_GUARD[0] in transitions(s)}
     assert into_switch == {SLOT_GUARD[1], "Slot held or leaked?"}
     assert processor[SLOT_GUARD[1]]["Next"] == SWITCH_GUARD[0]
+    into_prestate = {n for n, s in processor.items() if PRESTATE[0] in transitions(s)}
+    assert into_prestate == {SWITCH_GUARD[1], PRESTATE[1]}
+    assert [c["Next"] for c in processor[SWITCH_GUARD[1]]["Choices"]] == [START, PRESTATE[0]]
     into_start = {n for n, s in processor.items() if START in transitions(s)}
-    assert into_start == {SWITCH_GUARD[1]}
-    assert [c["Next"] for c in processor[SWITCH_GUARD[1]]["Choices"]] == [START]
+    assert into_start == {SWITCH_GUARD[1], PRESTATE[1]}
+    assert processor[PRESTATE[1]]["Default"] == START
     attached = processor["Quarantine policy attached?"]
     assert [c["Next"] for c in attached["Choices"]] == [SLOT_GUARD[0]]
     assert attached["Default"] == "Quarantine blocked"
@@ -480,9 +488,11 @@ def test_a_task_that_never_ends_stays_far_below_the_history_limit() -> None:
             "Start mitigation task",
             *QUARANTINE_GUARD,
             *SWITCH_GUARD,
+            *PRESTATE,
             START,
             "Describe existing task",
             "Same task as planned?",
+            *VERIFICATION,
             "Record task outcome",
         )
     )
@@ -494,10 +504,11 @@ def test_a_task_that_never_ends_stays_far_below_the_history_limit() -> None:
         retries(processor[name])
         for name in (
             *QUARANTINE_GUARD,
-            *SLOT_GUARD,
             *SWITCH_GUARD,
+            *PRESTATE,
             START,
             "Describe existing task",
+            *VERIFICATION,
             "Record task outcome",
             *SLOT_RELEASE,
         )
@@ -525,6 +536,50 @@ def test_a_task_that_never_ends_stays_far_below_the_history_limit() -> None:
     # a mitigation task slot 132: with every task waiting its longest, a little under two thirds.
     assert tasks * per_task + top_level <= MAX_HISTORY_EVENTS * 0.65
     assert tasks * per_task_retrying + top_level < MAX_HISTORY_EVENTS
+
+
+@pytest.mark.parametrize(
+    ("mapping", "recorded_first"),
+    [
+        ({"LOGGING_DISABLED_CHECK": [PUBLISH_ACTION]}, False),
+        ({"LOGGING_DISABLED_CHECK": [PUBLISH_ACTION, "iot-audit-remediator-EnableErrorLoggingAction"]}, True),
+        ({"A": [PUBLISH_ACTION], "B": [QUARANTINE_ACTION]}, True),
+    ],
+)
+def test_only_a_task_that_publishes_and_nothing_else_starts_without_a_pre_state(
+    mapping: dict[str, list[str]], recorded_first: bool
+) -> None:
+    switch = task_processor()[SWITCH_GUARD[1]]
+    released = {"pulled": False}
+    skip = expression(
+        switch["Choices"][0]["Condition"], {"MitigationActionNamePrefix": "iot-audit-remediator-"}
+    )
+    skipped = bool(
+        skip.evaluate(
+            None, {"killSwitch": released, "job": {"task": {"auditCheckToActionsMapping": mapping}}}
+        )
+    )
+    assert skipped is not recorded_first
+    pulled = skip.evaluate(
+        None, {"killSwitch": {"pulled": True}, "job": {"task": {"auditCheckToActionsMapping": mapping}}}
+    )
+    assert not pulled
+
+
+def test_pre_state_and_verification_of_a_whole_audit_page_within_the_history_limit() -> None:
+    # A whole-audit target of 100,000 findings: each loop runs once per page of PAGE_SIZE findings.
+    processor = task_processor()
+    for record, more in (PRESTATE, VERIFICATION[1:]):
+        assert processor[more]["Choices"][0]["Next"] == record
+    loops = (*PRESTATE, *VERIFICATION[1:])
+    per_page = sum(EVENTS[processor[name]["Type"]] for name in loops)
+    pages = math.ceil(100_000 / PAGE_SIZE)
+    retrying = per_page + EVENTS_PER_RETRY * sum(
+        retries(processor[name]) for name in (*PRESTATE, *VERIFICATION)
+    )
+    assert per_page * pages <= MAX_HISTORY_EVENTS * 0.25, per_page * pages
+    # Every page retried to its last attempt still leaves room for the rest of the execution.
+    assert retrying * pages < MAX_HISTORY_EVENTS * 0.75, retrying * pages
 
 
 def poll_waits(initial: int, maximum: int, polls: int) -> list[int]:

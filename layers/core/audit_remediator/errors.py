@@ -33,3 +33,8 @@ class AwsCallError(RemediatorError):
 
 class AnalysisReadError(RemediatorError):
     """Reading a group's findings, exclusions, devices or attempt history failed: nothing of it starts."""
+
+
+class ResourceStateError(RemediatorError):
+    """Reading or recording a resource's state before or after a task failed. Before a task, it means the
+    task does not start; after it, the task's findings are reported as not verified."""

@@ -268,7 +268,13 @@ def test_a_task_whose_findings_fail_is_partial_and_lists_each_failure(wf: Workfl
         {"findingId": unknown, "actionName": actions[0], "errorCode": "ResourceNotFoundException"}
     ]
     assert report(result)["result"] == "partial"
-    listed = wf.sb.calls.of("iot", "ListAuditMitigationActionsExecutions")
+    # (the verification of the findings, made as its own function's role, reads them again)
+    workflow_role = wf.stack.physical_ids["RemediationStateMachineRole"]
+    listed = [
+        c
+        for c in wf.sb.calls.of("iot", "ListAuditMitigationActionsExecutions")
+        if workflow_role in (c.caller or "")
+    ]
     assert sorted(c.params["findingId"] for c in listed) == sorted(audit.ids(SHARED))
     assert {c.params["taskId"] for c in listed} == {planned["taskId"]}
 
@@ -367,7 +373,13 @@ def test_a_run_that_failed_after_starting_its_task_is_rerun_without_a_second_tas
     # C27: the first run started the task, then could not record anything and failed
     audit = wf.seed_audit({LOGGING: [ACCOUNT]})
     plan = audit_plan(audit.task_id, logging_task(wf, audit.task_id, audit.ids(LOGGING)))
-    wf.sb.faults.add("dynamodb", "PutItem", error="ValidationException", times=None)
+    wf.sb.faults.add(
+        "dynamodb",
+        "PutItem",
+        error="ValidationException",
+        times=None,
+        when=lambda params: params.get("Item", {}).get("kind", {}).get("S") != "pre-state",
+    )
     failed = wf.run(plan)
     assert failed.status == "FAILED"
     wf.sb.faults.clear()

@@ -17,7 +17,12 @@ Check = Callable[[Stack], list[str]]
 CHECKS: dict[str, Check] = {}
 
 IOT_SERVICE = "iot.amazonaws.com"
-RUNTIME_ROLES = ("AuditEventsFunctionRole", "RemediationStateMachineRole", "PreStartAnalysisFunctionRole")
+RUNTIME_ROLES = (
+    "AuditEventsFunctionRole",
+    "RemediationStateMachineRole",
+    "PreStartAnalysisFunctionRole",
+    "ResourceStateFunctionRole",
+)
 MITIGATION_ACTIONS = (
     "EnableErrorLoggingAction",
     "QuarantineThingsAction",
@@ -400,6 +405,48 @@ def analysis_role_least_privilege(stack: Stack) -> list[str]:
 
 
 @check
+def resource_state_role_least_privilege(stack: Stack) -> list[str]:
+    """§9.6: ResourceStateFunction's role reads what the actions change (scoped to its resource type where the
+    Service Authorization Reference has one), describes only this stack's actions, and writes its records."""
+    role = stack.role_of(stack.properties("ResourceStateFunction")["Role"])
+    history = stack.get_att("RemediationTable", "Arn")
+    log_group = stack.get_att("ResourceStateLogGroup", "Arn")
+    typed = {arn("iot", f"{kind}/*") for kind in ("cert", "cacert", "thing", "policy")}
+    unscoped = (
+        "ListAuditFindings",
+        "DescribeAuditFinding",
+        "ListAuditMitigationActionsExecutions",
+        "ListPrincipalThings",
+        "ListAttachedPolicies",
+        "GetV2LoggingOptions",
+    )
+    expected: dict[str, set[str]] = {f"iot:{name}": {"*"} for name in unscoped}
+    expected |= {
+        f"iot:{name}": typed
+        for name in (
+            "DescribeCertificate",
+            "DescribeCACertificate",
+            "ListThingGroupsForThing",
+            "GetPolicy",
+            "GetPolicyVersion",
+        )
+    }
+    expected |= {
+        "iot:DescribeMitigationAction": {arn("iot", f"mitigationaction/{STACK_NAME}-*")},
+        "logs:CreateLogStream": {log_group},
+        "logs:PutLogEvents": {log_group},
+        "dynamodb:Query": {history},
+        "dynamodb:PutItem": {history},
+        "dynamodb:UpdateItem": {history},
+        "xray:PutTraceSegments": {"*"},
+        "xray:PutTelemetryRecords": {"*"},
+    }
+    problems = _compare_grants(role, grants(stack.role_statements(role)), expected)
+    problems += [f"{role} has managed policy {name}" for name in stack.role_managed_policy_arns(role)]
+    return problems
+
+
+@check
 def state_machine_role_least_privilege(stack: Stack) -> list[str]:
     """§9.6: RemediationStateMachine's role holds exactly the six IoT actions, its table, its topic, logs, X-Ray."""
     role = stack.role_of(stack.properties("RemediationStateMachine")["RoleArn"])
@@ -433,7 +480,10 @@ def state_machine_role_least_privilege(stack: Stack) -> list[str]:
         "iot:AttachPolicy": {stack.get_att("QuarantineThingGroup", "Arn")},
         "iot:ListAttachedPolicies": {"*"},
         "cloudwatch:PutMetricData": {"*"},
-        "lambda:InvokeFunction": {stack.get_att("PreStartAnalysisFunction", "Arn")},
+        "lambda:InvokeFunction": {
+            stack.get_att("PreStartAnalysisFunction", "Arn"),
+            stack.get_att("ResourceStateFunction", "Arn"),
+        },
         # Leaked mitigation task slots: which executions of this state machine still run (resource: stateMachine).
         "states:ListExecutions": {stack.ref("RemediationStateMachine")},
     }
@@ -642,6 +692,7 @@ def remediation_key_policy(stack: Stack) -> list[str]:
         },
         role_arn["PublishFindingToReportsActionRole"]: {f"sns.{REGION}.amazonaws.com"},
         role_arn["PreStartAnalysisFunctionRole"]: {f"dynamodb.{REGION}.amazonaws.com"},
+        role_arn["ResourceStateFunctionRole"]: {f"dynamodb.{REGION}.amazonaws.com"},
         f"arn:{PARTITION}:iam::{ACCOUNT}:root": {
             f"sqs.{REGION}.amazonaws.com",
             f"dynamodb.{REGION}.amazonaws.com",
