@@ -33,3 +33,12 @@ class AwsCallError(RemediatorError):
 
 class AnalysisReadError(RemediatorError):
     """Reading a group's findings, exclusions, devices or attempt history failed: nothing of it starts."""
+
+
+class ReconcileError(RemediatorError):
+    """One audit could not be read or decided by the reconciliation sweep; nothing of it was recorded,
+    so the next sweep tries it again."""
+
+
+class ReconcileRequestError(RemediatorError):
+    """A reconciliation request the sweep cannot honour (how many days back); nothing was read."""
