@@ -155,6 +155,24 @@ def test_a_late_notification_after_the_sweep_is_a_duplicate(sweep: Sweep) -> Non
     assert sweep.fakes.executions.names == [reconciled["executionName"]]
 
 
+def test_the_sweep_and_the_notification_share_one_idempotency_record_across_functions(
+    sweep: Sweep, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the notification decided in AuditEventsFunction (Powertools would prefix its key with that name)
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "stack-audit-events")
+    assert sweep.deliver("a1")["decision"] == "remediate"
+    # ... and its checks' claims all the decision log holds (its run has not recorded anything yet)
+    assert {item["sk"].split("#")[0] for item in sweep.table.items()} == {"OWNER"}
+
+    # When the sweep, in ReconcileFunction, takes the same path
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "stack-reconcile")
+    report = sweep.run()
+
+    # Then it finds the notification's record: one start, the audit counted as decided
+    assert (report["alreadyDecided"], report["reconciled"]) == (1, [])
+    assert len(sweep.fakes.executions.names) == 1
+
+
 def test_a_start_that_failed_after_its_claim_is_started_by_the_sweep(sweep: Sweep) -> None:
     # Given an audit whose delivery claimed its checks and then failed to start (the idempotency record
     # of the failure is gone, as Powertools deletes it when the call raises)
