@@ -15,7 +15,7 @@ import typer
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
-from remediator_cli import exclusions, history, kill_switch, runs, tables
+from remediator_cli import exclusions, history, kill_switch, reconcile, runs, tables
 from remediator_cli.errors import Exit, OperatorError
 from remediator_cli.stack import Account, AwsAccount, Stack
 
@@ -194,6 +194,29 @@ def excluded(
         _print_json(items)
     else:
         tables.exclusions(Console(), items)
+
+
+@app.command("reconcile")
+def reconcile_command(
+    ctx: typer.Context,
+    days: Annotated[
+        int, typer.Option("--days", min=1, max=90, help="How many days back to list completed audits.")
+    ] = 7,
+    stack: StackOption = DEFAULT_STACK,
+    json_output: JsonOption = False,
+) -> None:
+    """Run the reconciliation sweep now: every audit completed in the last DAYS days that the stack never
+    decided (its notification was lost) is decided as its notification would have been. Exits 1 when
+    some audits could not be read or decided (they are listed; the next sweep tries them again)."""
+    with _reported():
+        account, found = _stack(ctx, stack)
+        report = reconcile.sweep(account, found, days)
+    if json_output:
+        _print_json(report)
+    else:
+        tables.reconciliation(Console(), report)
+    if report.get("errors"):
+        raise typer.Exit(int(Exit.AWS_ERROR))
 
 
 def main() -> None:

@@ -99,3 +99,24 @@ def exclusions(console: Console, items: list[dict[str, Any]]) -> None:
         until = "indefinitely" if item["suppressIndefinitely"] else _short(item["expirationDate"])
         table.add_row(item["checkName"], item["resource"], until, item["description"])
     console.print(table)
+
+
+def reconciliation(console: Console, report: dict[str, Any]) -> None:
+    console.print(
+        f"Audits completed from {_short(report['from'])} to {_short(report['to'])}: "
+        f"[bold]{report['seen']}[/bold] seen, {report['alreadyDecided']} already decided, "
+        f"[bold]{len(report['reconciled'])}[/bold] reconciled now, {len(report['held'])} held by the kill "
+        f"switch, {len(report['paused'])} left while it is pulled, [bold]{len(report['errors'])}[/bold] errors"
+    )
+    if report["reconciled"]:
+        reconciled = _table(
+            "Reconciled now (their notification never arrived)", "Audit task", "Decision", "Reason"
+        )
+        for item in report["reconciled"]:
+            reconciled.add_row(item["auditTaskId"], item["decision"], item["reason"])
+        console.print(reconciled)
+    if report["errors"]:
+        errors = _table("Not reconciled (the next sweep tries again)", "Audit task", "Error")
+        for item in report["errors"]:
+            errors.add_row(item["auditTaskId"] or "(listing)", item["error"])
+        console.print(errors)

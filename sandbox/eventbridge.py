@@ -115,6 +115,11 @@ class EventBridgeTargets:
         targets = self
 
         def send_to_targets(rule: Any, original_event: Any, transform_input: bool = True) -> None:
+            if not rule.event_pattern.get_pattern():
+                # PutRule (botocore's events model): "Rules with EventPatterns are triggered when a matching
+                # event is observed. Rules with ScheduleExpressions self-trigger based on the given schedule."
+                # A scheduled rule without a pattern matches no event (moto's empty pattern matches all).
+                return
             moto_rule = copy.copy(rule)
             moto_rule.targets = [t for t in rule.targets if _service(t) not in _OUR_TARGETS]
             original_send(moto_rule, original_event, transform_input)

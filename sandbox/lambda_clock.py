@@ -18,10 +18,12 @@ from sandbox.lambdas import FunctionSpec
 
 LOG = logging.getLogger(__name__)
 
-# Each function's cached services, by module and factory: the audit events and the pre-start analysis.
+# Each function's cached services, by module and factory: the audit events, the pre-start analysis and
+# the reconciliation sweep.
 SERVICES_FACTORIES: Final = (
     ("audit_remediator.services", "audit_events_services"),
     ("audit_remediator.analysis_services", "analysis_services"),
+    ("audit_remediator.reconcile_services", "reconcile_services"),
 )
 
 

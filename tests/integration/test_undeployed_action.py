@@ -23,7 +23,7 @@ MISSING = "PublishFindingToReportsAction"
 def template_without(tmp_path: Path, logical_id: str) -> Path:
     template: dict[str, Any] = yaml_parse((ROOT / "template.yaml").read_text())
     del template["Resources"][logical_id]
-    for function in ("AuditEventsFunction", "PreStartAnalysisFunction"):
+    for function in ("AuditEventsFunction", "PreStartAnalysisFunction", "ReconcileFunction"):
         variables = template["Resources"][function]["Properties"]["Environment"]["Variables"]
         separator, names = variables["MITIGATION_ACTION_NAMES"]["Fn::Join"]
         variables["MITIGATION_ACTION_NAMES"]["Fn::Join"] = [

@@ -38,3 +38,12 @@ class AnalysisReadError(RemediatorError):
 class ResourceStateError(RemediatorError):
     """Reading or recording a resource's state before or after a task failed. Before a task, it means the
     task does not start; after it, the task's findings are reported as not verified."""
+
+
+class ReconcileError(RemediatorError):
+    """One audit could not be read or decided by the reconciliation sweep; nothing of it was recorded,
+    so the next sweep tries it again."""
+
+
+class ReconcileRequestError(RemediatorError):
+    """A reconciliation request the sweep cannot honour (how many days back); nothing was read."""

@@ -365,6 +365,25 @@ def handle_event(event: Any, services: Services) -> Outcome:
     return outcome
 
 
+def decide_audit(notification: AuditCompletionNotification, services: Services) -> Outcome:
+    """An audit whose notification never reached the function, decided as its delivery would have
+    been: the same rules, check claims, idempotency key and execution name, so it starts at most once
+    whichever of the two comes first. RulesError and KillSwitchPulledError propagate to the caller,
+    which holds no event for Lambda to keep: it records nothing and leaves the audit for later."""
+    logger.set_correlation_id(notification.task_id)
+    logger.append_keys(auditTaskId=notification.task_id, kind=notification.kind)
+    try:
+        rules = services.rules()
+    except RulesError:
+        logger.exception("rules table unusable: nothing is remediated")
+        _count("RulesInvalid")
+        raise
+    outcome = _handle_audit(services, notification, rules)
+    _count("Decision" + "".join(part.capitalize() for part in outcome.decision.split("-")))
+    _log_decision(outcome, services.settings)
+    return outcome
+
+
 def outcome_document(outcome: Outcome) -> dict[str, Any]:
     document: dict[str, Any] = json.loads(outcome.model_dump_json(by_alias=True))
     return document

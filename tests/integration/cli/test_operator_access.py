@@ -70,6 +70,7 @@ def test_the_operator_policy_allows_every_command(operator: Operator) -> None:
         ("exclude", certificate_id, "--check", "DEVICE_CERTIFICATE_SHARED_CHECK", "--until", "2099-01-31"),
         ("excluded",),
         ("include", certificate_id, "--check", "DEVICE_CERTIFICATE_SHARED_CHECK"),
+        ("reconcile", "--days", "1"),
     ]
 
     # When that role runs every command

@@ -13,6 +13,8 @@ is the healthy outcome.
   version (its rule is dry-run in rules.yaml, so no audit starts it).
 - finding-window: a per-finding notification claims the finding into its window's inbox; the window's
   execution reads the inbox and publishes the finding.
+- reconciliation: an audit whose notification never arrived; the sweep (ReconcileFunction) lists it,
+  reads it and starts its execution through the notification's path, which enables logging.
 - rejected-message: a message that is no audit notification is kept in the quarantine queue.
 - failure-destination: the function fails (StartExecution refused by Step Functions) until Lambda
   sends the event to the on-failure queue.
@@ -170,6 +172,16 @@ def _finding_window(run: Run) -> None:
     _report(run, run.wf.wait(run.wf.execution_arn(name)))
 
 
+def _reconciliation(run: Run) -> None:
+    audit = run.wf.seed_audit({LOGGING_CHECK: [{"account": run.sb.account_id}]})
+    report = run.sb.invoke("ReconcileFunction", {"days": 1})
+    reconciled = [r for r in report.get("reconciled", []) if r.get("auditTaskId") == audit.task_id]
+    if [r.get("decision") for r in reconciled] != ["remediate"] or report.get("errors"):
+        run.problems.append(f"the sweep did not remediate the audit: {report}")
+        return
+    _report(run, run.wf.wait(run.wf.execution_arn(reconciled[0]["executionName"])))
+
+
 def _queue_messages(run: Run, logical_id: str) -> list[dict[str, Any]]:
     with run.sb.calls.pause():
         messages = (
@@ -295,6 +307,7 @@ SCENARIOS: Final[Mapping[str, Callable[[Run], None]]] = {
     "rejected-message": _rejected_message,
     "policy-replacement": _policy_replacement,
     "finding-window": _finding_window,
+    "reconciliation": _reconciliation,
     "audit": _audit,
     "quarantine-blocked": _quarantine_blocked,
     "leaked-slot": _leaked_slot,

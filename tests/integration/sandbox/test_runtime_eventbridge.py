@@ -148,3 +148,27 @@ def test_executions_aborted_by_closing_the_sandbox_send_nothing_outside_it(
 
     # Then its status-change event was never sent once moto's mock had stopped (to the real endpoint)
     assert not [record for record in caplog.records if "status change event" in record.getMessage()]
+
+
+def test_a_rule_with_only_a_schedule_receives_no_events(sb: Sandbox) -> None:
+    # Given a scheduled rule and a rule with a pattern, each sending to its own queue
+    events, sqs = sb.client("events"), sb.client("sqs")
+    queues = {name: sqs.create_queue(QueueName=name)["QueueUrl"] for name in ("scheduled", "matched")}
+    arns = {
+        name: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        for name, url in queues.items()
+    }
+    events.put_rule(Name="scheduled", ScheduleExpression="rate(1 day)")
+    events.put_rule(Name="matched", EventPattern=json.dumps({"source": ["sandbox.test"]}))
+    for name in queues:
+        events.put_targets(Rule=name, Targets=[{"Id": name, "Arn": arns[name]}])
+
+    # When an event is put on the default bus
+    events.put_events(Entries=[{"Source": "sandbox.test", "DetailType": "probe", "Detail": "{}"}])
+
+    # Then only the rule with a pattern got it (PutRule: scheduled rules self-trigger on their schedule)
+    received = {
+        name: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages", [])
+        for name, url in queues.items()
+    }
+    assert (len(received["matched"]), received["scheduled"]) == (1, [])

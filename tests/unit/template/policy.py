@@ -22,6 +22,7 @@ RUNTIME_ROLES = (
     "RemediationStateMachineRole",
     "PreStartAnalysisFunctionRole",
     "ResourceStateFunctionRole",
+    "ReconcileFunctionRole",
 )
 MITIGATION_ACTIONS = (
     "EnableErrorLoggingAction",
@@ -54,6 +55,8 @@ SERVICE_METRICS = {
     "TasksStarted",
     "FindingsMitigated",
     "FindingsFailed",
+    "AuditsReconciled",
+    "ReconcileErrors",
 }
 FUNCTION_ENVIRONMENT = function_environment()
 
@@ -235,22 +238,61 @@ def confused_deputy(stack: Stack) -> list[str]:
     return problems
 
 
+def _sweep_rules(stack: Stack) -> list[str]:
+    """The EventBridge rules that invoke ReconcileFunction on a schedule."""
+    function = stack.get_att("ReconcileFunction", "Arn")
+    return [
+        logical_id
+        for logical_id in stack.of_type("AWS::Events::Rule")
+        if any(t.get("Arn") == function for t in stack.properties(logical_id).get("Targets", []))
+    ]
+
+
 @check
 def lambda_invoke(stack: Stack) -> list[str]:
-    """§9.3: only SNS, from AuditEventsTopic, may invoke the function."""
+    """§9.3: only SNS, from AuditEventsTopic, may invoke AuditEventsFunction, and only the sweep's schedule
+    ReconcileFunction."""
     problems: list[str] = []
     permissions = stack.of_type("AWS::Lambda::Permission")
     if not permissions:
         problems.append("no Lambda permission lets SNS invoke AuditEventsFunction")
-    topic_arn = stack.ref("AuditEventsTopic")
+    allowed = {
+        stack.ref("AuditEventsFunction"): ("sns.amazonaws.com", {stack.ref("AuditEventsTopic")}),
+        stack.ref("ReconcileFunction"): (
+            "events.amazonaws.com",
+            {stack.get_att(rule, "Arn") for rule in _sweep_rules(stack)},
+        ),
+    }
     for logical_id in permissions:
         properties = stack.properties(logical_id)
-        if properties.get("Principal") != "sns.amazonaws.com":
+        principal, sources = allowed.get(properties.get("FunctionName"), ("", set()))
+        if properties.get("Principal") != principal:
             problems.append(f"{logical_id} lets {properties.get('Principal')} invoke")
-        if properties.get("SourceArn") != topic_arn:
-            problems.append(f"{logical_id} has SourceArn {properties.get('SourceArn')}, expected {topic_arn}")
+        if properties.get("SourceArn") not in sources:
+            problems.append(f"{logical_id} has SourceArn {properties.get('SourceArn')}, expected {sources}")
         if properties.get("Action") != "lambda:InvokeFunction":
             problems.append(f"{logical_id} grants {properties.get('Action')}")
+    return problems
+
+
+@check
+def reconcile_sweep(stack: Stack) -> list[str]:
+    """A13: the sweep decides audits exactly as AuditEventsFunction does (the same settings), on the
+    ReconcileSchedule, over ReconcileDays."""
+    problems: list[str] = []
+    environment = stack.properties("ReconcileFunction").get("Environment", {}).get("Variables", {})
+    decider = stack.properties("AuditEventsFunction").get("Environment", {}).get("Variables", {})
+    if environment != decider:
+        problems.append("ReconcileFunction's environment differs from AuditEventsFunction's")
+    rules = _sweep_rules(stack)
+    if len(rules) != 1:
+        return [*problems, f"{len(rules)} schedules invoke ReconcileFunction, expected 1"]
+    rule = stack.properties(rules[0])
+    if rule.get("ScheduleExpression") != stack.parameters["ReconcileSchedule"]:
+        problems.append(f"the sweep runs on {rule.get('ScheduleExpression')}, not ReconcileSchedule")
+    [target] = rule["Targets"]
+    if json.loads(target.get("Input", "{}")) != {"days": int(stack.parameters["ReconcileDays"])}:
+        problems.append(f"the sweep is asked {target.get('Input')}, not ReconcileDays")
     return problems
 
 
@@ -438,6 +480,34 @@ def resource_state_role_least_privilege(stack: Stack) -> list[str]:
         "dynamodb:Query": {history},
         "dynamodb:PutItem": {history},
         "dynamodb:UpdateItem": {history},
+        "xray:PutTraceSegments": {"*"},
+        "xray:PutTelemetryRecords": {"*"},
+    }
+    problems = _compare_grants(role, grants(stack.role_statements(role)), expected)
+    problems += [f"{role} has managed policy {name}" for name in stack.role_managed_policy_arns(role)]
+    return problems
+
+
+@check
+def reconcile_role_least_privilege(stack: Stack) -> list[str]:
+    """§9.6: ReconcileFunction's role lists and describes audits, reads the decision log, and otherwise holds
+    only what deciding an audit takes (AuditEventsFunction's calls for an audit, without its queues)."""
+    role = stack.role_of(stack.properties("ReconcileFunction")["Role"])
+    idempotency = stack.get_att("IdempotencyTable", "Arn")
+    history = stack.get_att("RemediationTable", "Arn")
+    log_group = stack.get_att("ReconcileLogGroup", "Arn")
+    expected = {
+        "logs:CreateLogStream": {log_group},
+        "logs:PutLogEvents": {log_group},
+        "iot:ListAuditTasks": {"*"},
+        "iot:DescribeAuditTask": {"*"},
+        "states:StartExecution": {stack.ref("RemediationStateMachine")},
+        "ssm:GetParameter": {_kill_switch_arn(stack)},
+        "dynamodb:GetItem": {idempotency, history},
+        "dynamodb:PutItem": {idempotency, history},
+        "dynamodb:UpdateItem": {idempotency},
+        "dynamodb:DeleteItem": {idempotency},
+        "dynamodb:Query": {history},
         "xray:PutTraceSegments": {"*"},
         "xray:PutTelemetryRecords": {"*"},
     }
@@ -693,6 +763,7 @@ def remediation_key_policy(stack: Stack) -> list[str]:
         role_arn["PublishFindingToReportsActionRole"]: {f"sns.{REGION}.amazonaws.com"},
         role_arn["PreStartAnalysisFunctionRole"]: {f"dynamodb.{REGION}.amazonaws.com"},
         role_arn["ResourceStateFunctionRole"]: {f"dynamodb.{REGION}.amazonaws.com"},
+        role_arn["ReconcileFunctionRole"]: {f"dynamodb.{REGION}.amazonaws.com"},
         f"arn:{PARTITION}:iam::{ACCOUNT}:root": {
             f"sqs.{REGION}.amazonaws.com",
             f"dynamodb.{REGION}.amazonaws.com",
@@ -949,6 +1020,9 @@ def alarms(stack: Stack) -> list[str]:
         ("AWS/States", "ExecutionsTimedOut", (("StateMachineArn", machine),)),
         ("IoTAuditRemediator", "RulesInvalid", (("service", "iot-audit-remediator"),)),
         ("IoTAuditRemediator", "QuarantineBlocked", (("stack", STACK_NAME),)),
+        ("IoTAuditRemediator", "AuditsReconciled", (("service", "iot-audit-remediator"),)),
+        ("IoTAuditRemediator", "ReconcileErrors", (("service", "iot-audit-remediator"),)),
+        ("AWS/Lambda", "Errors", (("FunctionName", stack.ref("ReconcileFunction")),)),
     ]
     problems += [
         f"no alarm on {namespace} {name} {dict(dims)}"
@@ -1083,6 +1157,7 @@ def operator_policy_least_privilege(stack: Stack) -> list[str]:
         "iot:CreateAuditSuppression": {"*"},
         "iot:DeleteAuditSuppression": {"*"},
         "iot:ListAuditSuppressions": {"*"},
+        "lambda:InvokeFunction": {stack.get_att("ReconcileFunction", "Arn")},
     }
     problems = _compare_grants("OperatorPolicy", grants(statements), expected)
     problems += [

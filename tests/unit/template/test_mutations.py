@@ -340,6 +340,43 @@ MUTATIONS: dict[str, tuple[Callable[[Template], None], str]] = {
         ].pop("Condition"),
         "reports_topic_publishers",
     ),
+    "sweep decides with other settings": (
+        lambda template: properties(template, "ReconcileFunction")["Environment"]["Variables"].pop(
+            "HISTORY_RETENTION_DAYS"
+        ),
+        "reconcile_sweep",
+    ),
+    "sweep looks back a fixed number of days": (
+        set_path(
+            "ReconcileFunction", ["Properties", "Events", "Sweep", "Properties", "Input"], '{"days": 90}'
+        ),
+        "reconcile_sweep",
+    ),
+    "sweep invocable by any rule": (
+        lambda template: template["Resources"].setdefault(
+            "AnyRuleInvokesSweep",
+            {
+                "Type": "AWS::Lambda::Permission",
+                "Properties": {
+                    "Action": "lambda:InvokeFunction",
+                    "FunctionName": {"Ref": "ReconcileFunction"},
+                    "Principal": "events.amazonaws.com",
+                },
+            },
+        ),
+        "lambda_invoke",
+    ),
+    "no alarm on reconciled audits": (
+        lambda template: template["Resources"].pop("AuditsReconciledAlarm"),
+        "alarms",
+    ),
+    "sweep may start any state machine": (
+        add_statement(
+            "ReconcileFunctionRole",
+            {"Effect": "Allow", "Action": "states:StartExecution", "Resource": "*"},
+        ),
+        "reconcile_role_least_privilege",
+    ),
 }
 
 

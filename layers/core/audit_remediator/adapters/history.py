@@ -2,7 +2,8 @@
 
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -15,6 +16,31 @@ if TYPE_CHECKING:
 
 # The owner of a check whose findings go through finding windows (an audit's owner is its execution name).
 FINDINGS_OWNER = "finding-windows"
+
+# What the decision log says of one audit's notification (reconciliation reads it):
+# decided   - handled: a decision that started nothing, a finished run, or checks owned by an execution
+#             planned under another rules version (a sweep must not plan that audit again);
+# held      - stopped by the kill switch: the notification waits in the on-failure queue for the operator;
+# undecided - nothing, or only this rules version's claims: the notification may never have been
+#             handled (or its start failed after the claim), so the audit goes through the same path.
+AuditDecision = Literal["decided", "held", "undecided"]
+
+
+def audit_decision(records: Iterable[tuple[str, str]], rules_version: str) -> AuditDecision:
+    """The decision log's answer for one audit from its records' (sort key, ownedBy); finding
+    windows' records say nothing of the audit's own notification."""
+    held = False
+    for sort_key, owned_by in records:
+        kind, _, rest = sort_key.partition("#")
+        parts = rest.split("#")
+        decision_of_the_audit = kind in ("DECISION", "SUMMARY") and len(parts) == 1
+        claimed_under_other_rules = (
+            kind == "OWNER" and owned_by not in ("", FINDINGS_OWNER) and parts[0] != rules_version
+        )
+        if decision_of_the_audit or claimed_under_other_rules:
+            return "decided"
+        held = held or (kind == "DECISION" and parts[1:] == ["PAUSED"])
+    return "held" if held else "undecided"
 
 
 def _error_code(error: ClientError) -> str:
@@ -45,6 +71,27 @@ class RemediationHistory:
             )
         except (ClientError, BotoCoreError) as error:
             raise AwsCallError(f"recording the decision for audit {audit_task_id} failed: {error}") from error
+
+    def audit_decision(self, audit_task_id: str, rules_version: str) -> AuditDecision:
+        """What the decision log holds for the audit's own notification (see `audit_decision`)."""
+        try:
+            pages = self._client.get_paginator("query").paginate(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": f"AUDIT#{audit_task_id}"}},
+                ProjectionExpression="sk, ownedBy",
+                ConsistentRead=True,
+            )
+            records = [
+                (item["sk"]["S"], item.get("ownedBy", {}).get("S", ""))
+                for page in pages
+                for item in page.get("Items", [])
+            ]
+        except (ClientError, BotoCoreError) as error:
+            raise AwsCallError(
+                f"reading the decision log of audit {audit_task_id} failed: {error}"
+            ) from error
+        return audit_decision(records, rules_version)
 
     def _owner_key(self, audit_task_id: str, rules_version: str, check: str) -> dict[str, Any]:
         return {"pk": {"S": f"AUDIT#{audit_task_id}"}, "sk": {"S": f"OWNER#{rules_version}#{check}"}}

@@ -18,6 +18,9 @@ from audit_remediator.models.plan import Started
 RECORD_TTL_SECONDS = 24 * 3600
 # Every field of OnceKey, named, so a field added to it cannot silently stay out of the key.
 ONCE_KEY_JMESPATH = "[kind, account_id, audit_task_id, finding_id, rules_version]"
+# Powertools prefixes a key with the Lambda function's name unless given one (`key_prefix`): the
+# reconciliation sweep decides an audit in another function, and must find the notification's record.
+ONCE_KEY_PREFIX = "start_once"
 
 
 def _replayed(response: Any, idempotent_data: DataRecord) -> Any:  # noqa: ARG001 - the hook signature
@@ -42,6 +45,7 @@ def once_per_key(persistence: BasePersistenceLayer, config: IdempotencyConfig) -
             start_once,
             data_keyword_argument="request",
             persistence_store=persistence,
+            key_prefix=ONCE_KEY_PREFIX,
             config=config,
             output_serializer=DataclassSerializer(Started),
         ),
