@@ -33,3 +33,11 @@ class AwsCallError(RemediatorError):
 
 class AnalysisReadError(RemediatorError):
     """Reading a group's findings, exclusions, devices or attempt history failed: nothing of it starts."""
+
+
+class SecurityHubCallError(RemediatorError):
+    """A Security Hub call failed; the sync reports it and remediation goes on."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
