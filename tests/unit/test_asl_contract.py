@@ -414,13 +414,23 @@ def test_a_task_that_never_ends_stays_far_below_the_history_limit() -> None:
             "Describe existing task",
             "Same task as planned?",
             "Record task outcome",
+            "Note findings in Security Hub?",
+            "Note completed findings in Security Hub",
+            "Task outcome recorded",
         )
     )
     per_task = EVENTS_PER_MAP_ITERATION + straight + listing + max_polls() * per_iteration
     # Every retrier exhausted on every call (the last attempt then succeeding or caught).
     retried = sum(
         retries(processor[name])
-        for name in (*QUARANTINE_GUARD, *SWITCH_GUARD, START, "Describe existing task", "Record task outcome")
+        for name in (
+            *QUARANTINE_GUARD,
+            *SWITCH_GUARD,
+            START,
+            "Describe existing task",
+            "Record task outcome",
+            "Note completed findings in Security Hub",
+        )
     )
     listed = next(iter(findings_map["ItemProcessor"]["States"].values()))
     per_task_retrying = (

@@ -1,7 +1,8 @@
 """Keeps Device Defender findings' Security Hub workflow in step with what the service did.
 
 One entry point, `sync_findings`: given Device Defender finding ids, a workflow status (`NEW`,
-`NOTIFIED`, `RESOLVED`, or none to leave it) and a note, it finds their Security Hub findings and
+`NOTIFIED`, `RESOLVED`, or none to leave it) and a note (what happened, the mitigation task and where
+the report is), it finds their Security Hub findings and
 updates them. It never raises for a Security Hub failure: what was not updated is reported (not found,
 unprocessed with Security Hub's error code, or the failed call), and remediation goes on. With the sync
 switched off it makes no call at all.
@@ -22,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from audit_remediator.adapters.securityhub import HubFinding, Unprocessed
 from audit_remediator.errors import SecurityHubCallError
-from audit_remediator.models.identifiers import FindingId
+from audit_remediator.models.identifiers import FindingId, MitigationTaskId
 
 MAX_NOTE: int = 512  # Security Hub's Note.Text limit
 MAX_FINDINGS_PER_SYNC: int = 10_000
@@ -41,7 +42,16 @@ class SecurityHubSyncRequest(BaseModel):
         alias="findingIds"
     )
     workflow_status: SyncedStatus | None = Field(default=None, alias="workflowStatus")
-    note: Annotated[str, Field(min_length=1, max_length=MAX_NOTE)]
+    # The note: what happened, the mitigation task, and where the report is.
+    event: Annotated[str, Field(min_length=1, max_length=200)]
+    mitigation_task_id: MitigationTaskId = Field(alias="mitigationTaskId")
+    report: Annotated[str, Field(min_length=1, max_length=300)]
+
+    @property
+    def note(self) -> str:
+        return remediation_note(
+            event=self.event, mitigation_task_id=self.mitigation_task_id, report=self.report
+        )
 
 
 class UnprocessedFinding(BaseModel):

@@ -31,6 +31,7 @@ from tests.integration.sandbox.emulator_support import audit_findings
 
 ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/audit"
 PRODUCT = audit_product_arn("aws", REGION)
+NOTE_FIELDS = {"event": "awaiting approval", "mitigationTaskId": "t-1", "report": "remediator history a-1"}
 NOTE = remediation_note(event="awaiting approval", mitigation_task_id="t-1", report="remediator history a-1")
 
 
@@ -79,7 +80,9 @@ def _port() -> AuditFindingsInSecurityHub:
 def _request(
     finding_ids: list[str], status: SyncedStatus | None = SyncedStatus.NOTIFIED
 ) -> SecurityHubSyncRequest:
-    return SecurityHubSyncRequest(findingIds=finding_ids, workflowStatus=status, note=NOTE)
+    return SecurityHubSyncRequest.model_validate(
+        {"findingIds": finding_ids, "workflowStatus": status, **NOTE_FIELDS}
+    )
 
 
 def test_the_sync_sets_each_findings_workflow_status_and_note(env: Env, hub: SecurityHub) -> None:

@@ -17,7 +17,12 @@ Check = Callable[[Stack], list[str]]
 CHECKS: dict[str, Check] = {}
 
 IOT_SERVICE = "iot.amazonaws.com"
-RUNTIME_ROLES = ("AuditEventsFunctionRole", "RemediationStateMachineRole", "PreStartAnalysisFunctionRole")
+RUNTIME_ROLES = (
+    "AuditEventsFunctionRole",
+    "RemediationStateMachineRole",
+    "PreStartAnalysisFunctionRole",
+    "SecurityHubSyncFunctionRole",
+)
 MITIGATION_ACTIONS = (
     "EnableErrorLoggingAction",
     "QuarantineThingsAction",
@@ -399,6 +404,42 @@ def analysis_role_least_privilege(stack: Stack) -> list[str]:
     return problems
 
 
+def _security_hub_sync(stack: Stack) -> bool:
+    return bool(stack.parameters.get("SecurityHubSync") == "Enabled")
+
+
+@check
+def securityhub_sync_role_least_privilege(stack: Stack) -> list[str]:
+    """§9.6: SecurityHubSyncFunction's role reads and updates Security Hub findings only when the sync is on,
+    on the account's hub only (Service Authorization Reference: resource type `hub`), and never suppresses."""
+    role = stack.role_of(stack.properties("SecurityHubSyncFunction")["Role"])
+    log_group = stack.get_att("SecurityHubSyncLogGroup", "Arn")
+    expected: dict[str, set[str]] = {
+        "logs:CreateLogStream": {log_group},
+        "logs:PutLogEvents": {log_group},
+        "xray:PutTraceSegments": {"*"},
+        "xray:PutTelemetryRecords": {"*"},
+    }
+    statements = stack.role_statements(role)
+    problems: list[str] = []
+    if _security_hub_sync(stack):
+        hub = arn("securityhub", "hub/default")
+        expected |= {"securityhub:GetFindings": {hub}, "securityhub:BatchUpdateFindings": {hub}}
+        suppress = [
+            s
+            for s in statements
+            if not s.is_allow
+            and "securityhub:BatchUpdateFindings" in s.actions
+            and s.condition_values("securityhub:ASFFSyntaxPath/Workflow.Status").get("StringEquals")
+            == {"SUPPRESSED"}
+        ]
+        if not suppress:
+            problems.append(f"{role} is not denied setting Workflow.Status SUPPRESSED")
+    problems += _compare_grants(role, grants(statements), expected)
+    problems += [f"{role} has managed policy {name}" for name in stack.role_managed_policy_arns(role)]
+    return problems
+
+
 @check
 def state_machine_role_least_privilege(stack: Stack) -> list[str]:
     """§9.6: RemediationStateMachine's role holds exactly the six IoT actions, its table, its topic, logs, X-Ray."""
@@ -433,7 +474,8 @@ def state_machine_role_least_privilege(stack: Stack) -> list[str]:
         "iot:AttachPolicy": {stack.get_att("QuarantineThingGroup", "Arn")},
         "iot:ListAttachedPolicies": {"*"},
         "cloudwatch:PutMetricData": {"*"},
-        "lambda:InvokeFunction": {stack.get_att("PreStartAnalysisFunction", "Arn")},
+        "lambda:InvokeFunction": {stack.get_att("PreStartAnalysisFunction", "Arn")}
+        | ({stack.get_att("SecurityHubSyncFunction", "Arn")} if _security_hub_sync(stack) else set()),
     }
     metric_statements = [s for s in stack.role_statements(role) if "cloudwatch:PutMetricData" in s.actions]
     if any(
