@@ -153,13 +153,23 @@ def test_findings_security_hub_does_not_update_are_reported_with_its_error_code(
     ids = env.finding_ids(env.audit())
     gone = hub.audit_finding_for(ids[0])
     assert gone is not None
-    port = _port()
-    found = [f for _, outcome in port.find(ids) if isinstance(outcome, list) for f in outcome]
-    del hub.findings[(PRODUCT, gone["Id"])]  # deleted between the lookup and the update (90-day expiry)
 
-    unprocessed = port.update(found, workflow_status="RESOLVED", note=NOTE, updated_by="r")
+    class ExpiringBeforeTheUpdate(AuditFindingsInSecurityHub):
+        """Security Hub deletes the finding between the lookup and the update (its 90-day expiry)."""
 
-    assert [(u.finding_id, u.error_code) for u in unprocessed] == [(ids[0], "FindingNotFound")]
+        def update(self, findings: Any, **options: Any) -> Any:
+            del hub.findings[(PRODUCT, gone["Id"])]
+            return super().update(findings, **options)
+
+    port = ExpiringBeforeTheUpdate(
+        boto3.client("securityhub", region_name=REGION), account_id=ACCOUNT_ID, product_arn=PRODUCT
+    )
+
+    result = sync_findings(_request(ids, SyncedStatus.RESOLVED), port, updated_by="r")
+
+    assert [(u.finding_id, u.error_code) for u in result.unprocessed] == [(ids[0], "FindingNotFound")]
+    assert sorted(result.updated) == sorted(ids[1:])
+    assert result.sync == "partial"
 
 
 def test_a_failed_security_hub_call_is_reported_not_raised(env: Env, hub: SecurityHub) -> None:
