@@ -248,6 +248,16 @@ class DeviceDefenderEmulator:
         with self._lock:
             return self._state(region).findings[finding_id]
 
+    def audit_tasks(self, *, region: str | None = None) -> list[AuditTask]:
+        """Every audit task the emulator holds, in the order they were started."""
+        with self._lock:
+            return list(self._state(region).audits.values())
+
+    def audit_findings(self, task_id: str, *, region: str | None = None) -> list[Finding]:
+        """The findings of one audit task, suppressed ones included."""
+        with self._lock:
+            return [f for f in self._state(region).findings.values() if f.task_id == task_id]
+
     def mitigation_tasks(self, *, region: str | None = None) -> dict[str, MitigationTask]:
         """Every audit mitigation actions task by task id, as the emulator holds it now."""
         with self._lock:

@@ -173,6 +173,22 @@ def _invoke(params: Mapping[str, Any], where: Where) -> list[Access]:
     return [Access("lambda:InvokeFunction", function, "function")]
 
 
+def _securityhub(action: str) -> Callable[[Mapping[str, Any], Where], list[Access]]:
+    """Authorized on the account's hub, `arn:...:securityhub:<region>:<account>:hub/default` (Service
+    Authorization Reference, Security Hub: resource type `hub`); BatchUpdateFindings passes the workflow
+    status it sets as `securityhub:ASFFSyntaxPath/Workflow.Status` (Security Hub user guide,
+    "Configuring access to BatchUpdateFindings")."""
+
+    def accesses(params: Mapping[str, Any], where: Where) -> list[Access]:
+        context: dict[str, Any] = {}
+        status = (params.get("Workflow") or {}).get("Status")
+        if status is not None:
+            context["securityhub:ASFFSyntaxPath/Workflow.Status"] = status
+        return [Access(action, where.arn("securityhub", "hub/default"), context=context)]
+
+    return accesses
+
+
 _REQUESTS: Final[dict[tuple[str, str], Callable[[Mapping[str, Any], Where], list[Access]]]] = {
     ("dynamodb", "GetItem"): _table("dynamodb:GetItem"),
     ("dynamodb", "PutItem"): _table("dynamodb:PutItem"),
@@ -204,6 +220,8 @@ _REQUESTS: Final[dict[tuple[str, str], Callable[[Mapping[str, Any], Where], list
     ("ssm", "PutParameter"): _parameter("ssm:PutParameter"),
     ("stepfunctions", "ListExecutions"): _execution_access("states:ListExecutions", "stateMachineArn"),
     ("stepfunctions", "DescribeExecution"): _execution_access("states:DescribeExecution", "executionArn"),
+    ("securityhub", "GetFindings"): _securityhub("securityhub:GetFindings"),
+    ("securityhub", "BatchUpdateFindings"): _securityhub("securityhub:BatchUpdateFindings"),
     **{
         ("iot", operation): _iot_unscoped(operation)
         for operation in (

@@ -47,3 +47,11 @@ class ReconcileError(RemediatorError):
 
 class ReconcileRequestError(RemediatorError):
     """A reconciliation request the sweep cannot honour (how many days back); nothing was read."""
+
+
+class SecurityHubCallError(RemediatorError):
+    """A Security Hub call failed; the sync reports it and remediation goes on."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code

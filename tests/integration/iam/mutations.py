@@ -52,9 +52,15 @@ def _matches(pattern: str, action: str) -> bool:
     return fnmatch.fnmatchcase(action.lower(), pattern.lower())
 
 
+def _unwrapped(statement: dict[str, Any]) -> dict[str, Any]:
+    """A statement under Fn::If (there only when a parameter turns it on) is its true branch."""
+    body: dict[str, Any] = statement["Fn::If"][1] if "Fn::If" in statement else statement
+    return body
+
+
 def identity_statements(template: Template, role: str) -> Iterator[dict[str, Any]]:
     for policy in template["Resources"][role]["Properties"].get("Policies", []):
-        yield from _listed(policy["PolicyDocument"]["Statement"])
+        yield from (_unwrapped(s) for s in _listed(policy["PolicyDocument"]["Statement"]))
 
 
 def _role_ref(role: str) -> dict[str, Any]:
@@ -115,13 +121,14 @@ def without_action(role: str, action: str) -> Template:
     for policy in properties.get("Policies", []):
         statements = _listed(policy["PolicyDocument"]["Statement"])
         for statement in list(statements):
-            patterns = _listed(statement.get("Action", []))
+            body = _unwrapped(statement)
+            patterns = _listed(body.get("Action", []))
             kept = [p for p in patterns if not _matches(p, action)]
-            if statement["Effect"] != "Allow" or kept == patterns:
+            if body["Effect"] != "Allow" or kept == patterns:
                 continue
             taken += 1
             if kept:
-                statement["Action"] = kept
+                body["Action"] = kept
             else:
                 statements.remove(statement)
         policy["PolicyDocument"]["Statement"] = statements

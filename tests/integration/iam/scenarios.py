@@ -24,6 +24,8 @@ is the healthy outcome.
   audit's task finds their executions ended (ListExecutions), reclaims the slots and completes.
 - failed-execution: IoT keeps refusing StartAuditMitigationActionsTask, the execution fails, and
   EventBridge reports it on RemediationReportsTopic.
+- security-hub-sync: with SecurityHubSync=Enabled and Device Defender's findings in Security Hub, a
+  task of explicit findings completes and SecurityHubSyncFunction notes each of them there.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from typing import Any, Final
 
 from sandbox import LambdaFunctionError, Sandbox, Stack
 from sandbox.fleet import Seeder
+from sandbox.securityhub.integration import disable_security_hub, enable_security_hub
 from sandbox.workflow import TIME_SCALE, Workflow, audit_plan, task
 from tests.conftest import ROOT, with_message
 
@@ -286,6 +289,24 @@ def _wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> bool:
     return True
 
 
+def _security_hub_sync(run: Run) -> None:
+    hub = enable_security_hub(run.sb.emulator)
+    try:
+        audit = run.wf.seed_audit({EXPIRING_CHECK: [run.wf.device(f"noted-{n}") for n in range(2)]})
+        ids = audit.ids(EXPIRING_CHECK)
+        planned = task(
+            {"findingIds": ids}, {EXPIRING_CHECK: [run.wf.action("DeactivateDeviceCertificateAction")]}
+        )
+        _report(run, run.wf.run(audit_plan(audit.task_id, planned)))
+        synced = [t.get("securityHub", {}) for t in run.report.get("tasks", [])]
+        if [t.get("sync") for t in synced] != ["done"]:
+            run.problems.append(f"the findings were not noted in Security Hub: {synced}")
+        if any("Note" not in (hub.audit_finding_for(f) or {}) for f in ids):
+            run.problems.append("a finding has no note in Security Hub")
+    finally:
+        disable_security_hub(hub)
+
+
 def _failed_execution(run: Run) -> None:
     run.sb.faults.add("iot", "StartAuditMitigationActionsTask", error="LimitExceededException", times=None)
     audit = run.wf.seed_audit({LOGGING_CHECK: [{"account": run.sb.account_id}]})
@@ -313,6 +334,11 @@ SCENARIOS: Final[Mapping[str, Callable[[Run], None]]] = {
     "leaked-slot": _leaked_slot,
     "failure-destination": _failure_destination,
     "failed-execution": _failed_execution,
+    "security-hub-sync": _security_hub_sync,
+}
+# Parameters a scenario deploys with beside PARAMETERS.
+SCENARIO_PARAMETERS: Final[Mapping[str, Mapping[str, Any]]] = {
+    "security-hub-sync": {"SecurityHubSync": "Enabled"}
 }
 
 
@@ -321,7 +347,7 @@ def running(name: str, template: Path = TEMPLATE) -> Iterator[Run]:
     """A fresh sandbox with `template` deployed and scenario `name` run in it (open until the end)."""
     scenario = SCENARIOS[name]
     with Sandbox(time_scale=TIME_SCALE) as sb:
-        stack = sb.deploy(template, parameters=PARAMETERS)
+        stack = sb.deploy(template, parameters={**PARAMETERS, **SCENARIO_PARAMETERS.get(name, {})})
         wf = Workflow(sb, stack)
         wf.subscribe_reports()
         run = Run(sb, stack, wf)

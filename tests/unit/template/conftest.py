@@ -8,6 +8,7 @@ EVERYTHING_ON = {
     "FindingPublisherRoleArn": f"arn:aws:iam::{ACCOUNT}:role/finding-publisher",
     "RemediationMode": "Enforce",
     "ScheduledAuditFrequency": "WEEKLY",
+    "SecurityHubSync": "Enabled",
 }
 
 

@@ -23,6 +23,7 @@ RUNTIME_ROLES = (
     "PreStartAnalysisFunctionRole",
     "ResourceStateFunctionRole",
     "ReconcileFunctionRole",
+    "SecurityHubSyncFunctionRole",
 )
 MITIGATION_ACTIONS = (
     "EnableErrorLoggingAction",
@@ -516,6 +517,42 @@ def reconcile_role_least_privilege(stack: Stack) -> list[str]:
     return problems
 
 
+def _security_hub_sync(stack: Stack) -> bool:
+    return bool(stack.parameters.get("SecurityHubSync") == "Enabled")
+
+
+@check
+def securityhub_sync_role_least_privilege(stack: Stack) -> list[str]:
+    """§9.6: SecurityHubSyncFunction's role reads and updates Security Hub findings only when the sync is on,
+    on the account's hub only (Service Authorization Reference: resource type `hub`), and never suppresses."""
+    role = stack.role_of(stack.properties("SecurityHubSyncFunction")["Role"])
+    log_group = stack.get_att("SecurityHubSyncLogGroup", "Arn")
+    expected: dict[str, set[str]] = {
+        "logs:CreateLogStream": {log_group},
+        "logs:PutLogEvents": {log_group},
+        "xray:PutTraceSegments": {"*"},
+        "xray:PutTelemetryRecords": {"*"},
+    }
+    statements = stack.role_statements(role)
+    problems: list[str] = []
+    if _security_hub_sync(stack):
+        hub = arn("securityhub", "hub/default")
+        expected |= {"securityhub:GetFindings": {hub}, "securityhub:BatchUpdateFindings": {hub}}
+        suppress = [
+            s
+            for s in statements
+            if not s.is_allow
+            and "securityhub:BatchUpdateFindings" in s.actions
+            and s.condition_values("securityhub:ASFFSyntaxPath/Workflow.Status").get("StringEquals")
+            == {"SUPPRESSED"}
+        ]
+        if not suppress:
+            problems.append(f"{role} is not denied setting Workflow.Status SUPPRESSED")
+    problems += _compare_grants(role, grants(statements), expected)
+    problems += [f"{role} has managed policy {name}" for name in stack.role_managed_policy_arns(role)]
+    return problems
+
+
 @check
 def state_machine_role_least_privilege(stack: Stack) -> list[str]:
     """§9.6: RemediationStateMachine's role holds exactly the six IoT actions, its table, its topic, logs, X-Ray."""
@@ -553,7 +590,8 @@ def state_machine_role_least_privilege(stack: Stack) -> list[str]:
         "lambda:InvokeFunction": {
             stack.get_att("PreStartAnalysisFunction", "Arn"),
             stack.get_att("ResourceStateFunction", "Arn"),
-        },
+        }
+        | ({stack.get_att("SecurityHubSyncFunction", "Arn")} if _security_hub_sync(stack) else set()),
         # Leaked mitigation task slots: which executions of this state machine still run (resource: stateMachine).
         "states:ListExecutions": {stack.ref("RemediationStateMachine")},
     }

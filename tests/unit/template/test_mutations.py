@@ -186,6 +186,20 @@ MUTATIONS: dict[str, tuple[Callable[[Template], None], str]] = {
         ),
         "analysis_role_least_privilege",
     ),
+    "security hub sync role may read findings of any hub": (
+        add_statement(
+            "SecurityHubSyncFunctionRole",
+            {"Effect": "Allow", "Action": "securityhub:GetFindings", "Resource": "*"},
+        ),
+        "securityhub_sync_role_least_privilege",
+    ),
+    "security hub sync role may import findings": (
+        add_statement(
+            "SecurityHubSyncFunctionRole",
+            {"Effect": "Allow", "Action": "securityhub:BatchImportFindings", "Resource": "*"},
+        ),
+        "securityhub_sync_role_least_privilege",
+    ),
     "state machine may invoke any function": (
         add_statement(
             "RemediationStateMachineRole",

@@ -1,0 +1,79 @@
+"""SecurityHubSyncFunction's environment, validated when the function starts, and the one thing it
+does: run `sync_findings` with a Security Hub client, or with none while the sync is off."""
+
+import os
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Annotated, Any, Literal
+
+import boto3
+from botocore.config import Config
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from audit_remediator.adapters.securityhub import AuditFindingsInSecurityHub, SecurityHubClient
+from audit_remediator.errors import SettingsError
+from audit_remediator.observability import logger
+from audit_remediator.securityhub_sync import SecurityHubSyncRequest, sync_findings
+
+# GetFindings allows 3 requests a second: standard retries back off on its throttling.
+_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=10)
+
+
+class SecurityHubSyncSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    security_hub_sync: Literal["Enabled", "Disabled"] = Field(alias="SECURITY_HUB_SYNC")
+    audit_product_arn: Annotated[
+        str, Field(pattern=r"^arn:aws[a-z-]*:securityhub:[a-z0-9-]+::product/aws/iot-device-defender-audit$")
+    ] = Field(alias="AUDIT_PRODUCT_ARN")
+    account_id: Annotated[str, Field(pattern=r"^[0-9]{12}$")] = Field(alias="ACCOUNT_ID")
+    note_author: Annotated[str, Field(min_length=1, max_length=128)] = Field(alias="NOTE_AUTHOR")
+
+    @property
+    def region(self) -> str:
+        return self.audit_product_arn.split(":")[3]
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> "SecurityHubSyncSettings":
+        try:
+            return cls.model_validate(dict(environ))
+        except ValidationError as error:
+            problems = "; ".join(f"{item['loc'][0]}: {item['msg']}" for item in error.errors())
+            raise SettingsError(f"SecurityHubSyncFunction environment is invalid: {problems}") from error
+
+
+@cache
+def securityhub_settings() -> SecurityHubSyncSettings:
+    return SecurityHubSyncSettings.from_environment(os.environ)
+
+
+def _client(settings: SecurityHubSyncSettings) -> SecurityHubClient:
+    client: SecurityHubClient = boto3.client("securityhub", region_name=settings.region, config=_BOTO_CONFIG)
+    return client
+
+
+def sync(
+    event: Mapping[str, Any],
+    settings: SecurityHubSyncSettings,
+    client: Callable[[SecurityHubSyncSettings], SecurityHubClient] = _client,
+) -> dict[str, Any]:
+    """A sync request in, what was updated, not found or not processed out (never an exception for
+    a Security Hub failure; an invalid request is one)."""
+    request = SecurityHubSyncRequest.model_validate(event)
+    hub = (
+        AuditFindingsInSecurityHub(
+            client(settings), account_id=settings.account_id, product_arn=settings.audit_product_arn
+        )
+        if settings.security_hub_sync == "Enabled"
+        else None
+    )
+    result = sync_findings(request, hub, updated_by=settings.note_author)
+    if result.sync == "partial":
+        logger.warning(
+            "Security Hub findings not all updated",
+            extra={
+                "notFound": result.not_found,
+                "unprocessed": [u.model_dump(by_alias=True) for u in result.unprocessed],
+            },
+        )
+    return result.model_dump(by_alias=True, mode="json")
