@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from audit_remediator import approvals
 from audit_remediator.models.plan import FindingWindow, FindingWindowPlan
 from audit_remediator.planner import window_batches
 from tools.sam_template import load
@@ -133,6 +134,9 @@ def test_every_transition_names_a_state_of_its_scope_and_every_state_is_reachabl
 #   Lambda.Unknown for out-of-memory errors and time-outs (Step Functions developer guide, "Handle Lambda
 #   service exceptions", bp-lambda-serviceexception). A function's own error is its errorType, which this
 #   workflow never names: it catches States.ALL.
+# - lambda:invoke.waitForTaskToken: the same Lambda names while the function is invoked, then the error a
+#   SendTaskFailure names (Step Functions developer guide, "Wait for a Callback with Task Token",
+#   connect-to-resource#connect-wait-token): the service's own approval errors.
 # - States.*: the names of the Step Functions developer guide's "Error handling" page.
 AWS_SDK = "arn:aws:states:::aws-sdk:"
 AWS_SDK_PREFIXES = {"iot": "Iot", "dynamodb": "DynamoDb", "sns": "Sns"}
@@ -195,6 +199,8 @@ def raised_errors(resource: str) -> tuple[set[str], list[tuple[str, str]]]:
         return {f"SNS.{with_suffix(code)}" for code in error_codes("sns", "Publish")}, []
     if resource == "arn:aws:states:::lambda:invoke":
         return set(LAMBDA_INVOKE_ERRORS), []
+    if resource == "arn:aws:states:::lambda:invoke.waitForTaskToken":
+        return LAMBDA_INVOKE_ERRORS | {approvals.REJECTED_ERROR, approvals.EXPIRED_ERROR}, []
     raise AssertionError(f"no naming rule for the errors of {resource}: add it with its source")
 
 

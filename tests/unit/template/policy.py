@@ -17,7 +17,13 @@ Check = Callable[[Stack], list[str]]
 CHECKS: dict[str, Check] = {}
 
 IOT_SERVICE = "iot.amazonaws.com"
-RUNTIME_ROLES = ("AuditEventsFunctionRole", "RemediationStateMachineRole", "PreStartAnalysisFunctionRole")
+RUNTIME_ROLES = (
+    "AuditEventsFunctionRole",
+    "RemediationStateMachineRole",
+    "PreStartAnalysisFunctionRole",
+    "ApprovalRequestFunctionRole",
+    "ApprovalExpiryFunctionRole",
+)
 MITIGATION_ACTIONS = (
     "EnableErrorLoggingAction",
     "QuarantineThingsAction",
@@ -232,18 +238,27 @@ def confused_deputy(stack: Stack) -> list[str]:
 
 @check
 def lambda_invoke(stack: Stack) -> list[str]:
-    """§9.3: only SNS, from AuditEventsTopic, may invoke the function."""
+    """§9.3: only SNS, from AuditEventsTopic, may invoke the function; only the kill switch's rule, the
+    approval expiry function."""
     problems: list[str] = []
     permissions = stack.of_type("AWS::Lambda::Permission")
     if not permissions:
         problems.append("no Lambda permission lets SNS invoke AuditEventsFunction")
-    topic_arn = stack.ref("AuditEventsTopic")
+    expected = {
+        stack.get_att("ApprovalExpiryFunction", "Arn"): (
+            "events.amazonaws.com",
+            stack.get_att("KillSwitchChangedRule", "Arn"),
+        ),
+    }
     for logical_id in permissions:
         properties = stack.properties(logical_id)
-        if properties.get("Principal") != "sns.amazonaws.com":
+        principal, source = expected.get(
+            properties.get("FunctionName"), ("sns.amazonaws.com", stack.ref("AuditEventsTopic"))
+        )
+        if properties.get("Principal") != principal:
             problems.append(f"{logical_id} lets {properties.get('Principal')} invoke")
-        if properties.get("SourceArn") != topic_arn:
-            problems.append(f"{logical_id} has SourceArn {properties.get('SourceArn')}, expected {topic_arn}")
+        if properties.get("SourceArn") != source:
+            problems.append(f"{logical_id} has SourceArn {properties.get('SourceArn')}, expected {source}")
         if properties.get("Action") != "lambda:InvokeFunction":
             problems.append(f"{logical_id} grants {properties.get('Action')}")
     return problems
@@ -433,7 +448,10 @@ def state_machine_role_least_privilege(stack: Stack) -> list[str]:
         "iot:AttachPolicy": {stack.get_att("QuarantineThingGroup", "Arn")},
         "iot:ListAttachedPolicies": {"*"},
         "cloudwatch:PutMetricData": {"*"},
-        "lambda:InvokeFunction": {stack.get_att("PreStartAnalysisFunction", "Arn")},
+        "lambda:InvokeFunction": {
+            stack.get_att("PreStartAnalysisFunction", "Arn"),
+            stack.get_att("ApprovalRequestFunction", "Arn"),
+        },
     }
     metric_statements = [s for s in stack.role_statements(role) if "cloudwatch:PutMetricData" in s.actions]
     if any(
@@ -640,6 +658,11 @@ def remediation_key_policy(stack: Stack) -> list[str]:
         },
         role_arn["PublishFindingToReportsActionRole"]: {f"sns.{REGION}.amazonaws.com"},
         role_arn["PreStartAnalysisFunctionRole"]: {f"dynamodb.{REGION}.amazonaws.com"},
+        role_arn["ApprovalRequestFunctionRole"]: {
+            f"sns.{REGION}.amazonaws.com",
+            f"dynamodb.{REGION}.amazonaws.com",
+        },
+        role_arn["ApprovalExpiryFunctionRole"]: {f"dynamodb.{REGION}.amazonaws.com"},
         f"arn:{PARTITION}:iam::{ACCOUNT}:root": {
             f"sqs.{REGION}.amazonaws.com",
             f"dynamodb.{REGION}.amazonaws.com",
@@ -1021,8 +1044,12 @@ def operator_policy_least_privilege(stack: Stack) -> list[str]:
         "cloudformation:DescribeStacks": {arn("cloudformation", f"stack/{STACK_NAME}/*")},
         "states:ListExecutions": {machine},
         "states:DescribeExecution": {arn("states", f"execution:{machine_name}:*")},
-        "dynamodb:Query": {history},
+        "dynamodb:Query": {history, f"{history}/index/PendingApprovals"},
         "dynamodb:GetItem": {history},
+        "dynamodb:UpdateItem": {history},
+        # Step Functions authorizes a callback by its task token: the answer names no resource.
+        "states:SendTaskSuccess": {"*"},
+        "states:SendTaskFailure": {"*"},
         "kms:Decrypt": {stack.get_att("RemediationKey", "Arn")},
         "ssm:GetParameter": {switch},
         "ssm:GetParameterHistory": {switch},
