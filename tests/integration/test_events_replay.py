@@ -59,7 +59,7 @@ def log_lines(text: str) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("event", "decision"), [("scheduled-non-compliant", "remediate"), ("malformed-json", "rejected")]
+    ("event", "decision"), [("on-demand-non-compliant", "remediate"), ("malformed-json", "rejected")]
 )
 def test_make_replay_prints_exactly_one_json_document(event: str, decision: str) -> None:
     completed = make_replay(event)
@@ -92,3 +92,19 @@ def test_make_replay_takes_dry_run_and_shows_the_handler_logs_with_v() -> None:
     shown = log_lines(completed.stderr)
     assert any('"_aws"' in line for line in shown)
     assert any('"message":"decision"' in line for line in shown)
+
+
+def test_make_replay_shows_an_over_cap_group_awaiting_approval_and_how_to_answer_it() -> None:
+    completed = make_replay("over-cap")
+
+    # The whole capped group waits for approval (it is not a no-action), and replay says no one will answer
+    assert completed.returncode == 3, completed.stderr[-2000:]
+    document = json.loads(completed.stdout)
+    assert document["decision"] == "remediate"
+    execution = document["execution"]
+    assert (execution["status"], execution["result"]) == ("RUNNING", "awaiting-approval")
+    [waiting] = execution["awaitingApproval"]
+    assert waiting["checks"] == ["DEVICE_CERTIFICATE_SHARED_CHECK"]
+    assert waiting["impact"]["findings"] == 40
+    assert waiting["approve"].startswith(f"remediator approve {document['sandbox']['seededAuditTaskId']} ")
+    assert "replay has no one to approve them: nothing of them was started" in completed.stderr
