@@ -141,7 +141,10 @@ def resume(ctx: typer.Context, stack: StackOption = DEFAULT_STACK, json_output: 
 
 AuditArgument = Annotated[str, typer.Argument(help="The Device Defender audit task id.")]
 GroupArgument = Annotated[
-    str, typer.Argument(help="The group: its mitigation task id (as `status` lists it), or the one check it covers.")
+    str,
+    typer.Argument(
+        help="The group: its mitigation task id (as `status` lists it), or the one check it covers."
+    ),
 ]
 
 

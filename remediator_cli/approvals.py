@@ -9,6 +9,7 @@ what happened.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
@@ -76,7 +77,9 @@ def pending(account: Account, stack: Stack) -> list[dict[str, Any]]:
         return [summary(item) for page in pages for item in page.get("Items", [])]
     except (ClientError, BotoCoreError) as error:
         raise explain(
-            error, doing=f"listing pending approvals in {table}", action="dynamodb:Query",
+            error,
+            doing=f"listing pending approvals in {table}",
+            action="dynamodb:Query",
             resource=f"{table}/index/{INDEX}",
         ) from error
 
@@ -115,7 +118,9 @@ def _find(account: Account, table: str, audit_task_id: str, group: str) -> dict[
     waiting = [item for item in matches if _text(item, "status") == "PENDING"] or matches
     if len(waiting) > 1:
         ids = ", ".join(sorted(_text(item, "taskId") for item in waiting))
-        raise OperatorError(f"{group} names several groups of audit {audit_task_id}: use one of {ids}", Exit.BAD_INPUT)
+        raise OperatorError(
+            f"{group} names several groups of audit {audit_task_id}: use one of {ids}", Exit.BAD_INPUT
+        )
     return waiting[0]
 
 
@@ -173,7 +178,9 @@ def decide(
         raise explain(error, doing=f"answering group {group}", action=action, resource="*") from error
     except BotoCoreError as error:
         _settle(account, table, key, status, "PENDING", who)
-        raise explain(error, doing=f"answering group {group}", action="states:SendTaskSuccess", resource="*") from error
+        raise explain(
+            error, doing=f"answering group {group}", action="states:SendTaskSuccess", resource="*"
+        ) from error
     return summary(claimed)
 
 
@@ -201,10 +208,15 @@ def _claim(
         )
     except ClientError as error:
         if error_code(error) == "ConditionalCheckFailedException":
-            raise _already(dict(error.response.get("Item", {})) or {"taskId": key["sk"]}) from error
-        raise explain(error, doing=f"recording the decision in {table}", action="dynamodb:UpdateItem", resource=table) from error
+            old: Any = error.response.get("Item")
+            raise _already(dict(old) if isinstance(old, dict) else {"taskId": key["sk"]}) from error
+        raise explain(
+            error, doing=f"recording the decision in {table}", action="dynamodb:UpdateItem", resource=table
+        ) from error
     except BotoCoreError as error:
-        raise explain(error, doing=f"recording the decision in {table}", action="dynamodb:UpdateItem", resource=table) from error
+        raise explain(
+            error, doing=f"recording the decision in {table}", action="dynamodb:UpdateItem", resource=table
+        ) from error
     return dict(answer["Attributes"])
 
 
@@ -232,7 +244,8 @@ def _settle(account: Account, table: str, key: dict[str, Any], claimed: str, sta
     values: dict[str, Any] = {":status": {"S": status}, ":claimed": {"S": claimed}, ":by": {"S": who}}
     if not pending_again:
         values[":late"] = {"S": f"{claimed.lower()} by {who} after the approval had expired"}
-    try:
+    # The refusal the operator sees is the answer's; if this fails too, the claim stays as recorded.
+    with contextlib.suppress(ClientError, BotoCoreError):
         account.client("dynamodb").update_item(
             TableName=table,
             Key=key,
@@ -241,5 +254,3 @@ def _settle(account: Account, table: str, key: dict[str, Any], claimed: str, sta
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=values,
         )
-    except (ClientError, BotoCoreError):
-        pass  # the refusal the operator sees is the answer's; the claim stays as recorded

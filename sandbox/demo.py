@@ -297,11 +297,16 @@ def expectations(run: DemoRun) -> list[tuple[str, bool]]:
         ("the policy group waited for approval", run.approval.request.get("checks") == [POLICY_CHECK])
     )
     checks.append(("the operator approved it with the command line", run.approval.exit_code == 0))
-    statements = [key for key in before if key[0].startswith("policy ") and key[1] == "default version statements"]
+    statements = [
+        key for key in before if key[0].startswith("policy ") and key[1] == "default version statements"
+    ]
     blanked = [key for key in statements if after.get(key) == "0" != before[key]]
     checks.append(("one policy's default version is now the blank one", len(blanked) == 1))
     checks.append(
-        ("the other policies are untouched", all(before[k] == after.get(k) for k in statements if k not in blanked))
+        (
+            "the other policies are untouched",
+            all(before[k] == after.get(k) for k in statements if k not in blanked),
+        )
     )
     approved = [t for t in run.report.get("tasks", []) if POLICY_CHECK in t["checks"]]
     checks.append(

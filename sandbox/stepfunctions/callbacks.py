@@ -31,9 +31,7 @@ def install_callback_timeouts(patch: Callable[[Any, str, Any], None], clock: San
     def wait(endpoint: Any, timeout: float | None = None) -> Any:
         if timeout is None:
             return original_wait(endpoint, timeout)
-        clock.wait_until(
-            clock.now() + timedelta(seconds=timeout), interrupted=endpoint._notify_event.is_set
-        )
+        clock.wait_until(clock.now() + timedelta(seconds=timeout), interrupted=endpoint._notify_event.is_set)
         return endpoint._outcome
 
     def clear_and_wait(heartbeat: Any) -> bool:

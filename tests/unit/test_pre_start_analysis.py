@@ -325,7 +325,10 @@ def test_the_stack_cap_counts_the_groups_admitted_before_and_holds_the_one_that_
         ("second", "APPROVAL_REQUESTED"),
     ]
     assert result.groups[1].reason == "over its cap: 8 affected devices > stack maxDevices 7"
-    assert [(task.task_id, task.mode) for task in result.tasks] == [("first", "enforce"), ("second", "approve")]
+    assert [(task.task_id, task.mode) for task in result.tasks] == [
+        ("first", "enforce"),
+        ("second", "approve"),
+    ]
 
 
 @pytest.mark.parametrize("failing", ["findings", "suppressions", "protected", "devices"])

@@ -97,7 +97,9 @@ def request_approval(event: dict[str, Any], services: ApprovalServices) -> dict[
         raise AwsCallError(f"storing the approval of group {request.task.task_id} failed: {error}") from error
     except BotoCoreError as error:
         raise AwsCallError(f"storing the approval of group {request.task.task_id} failed: {error}") from error
-    subject, document = request_message(request, settings.stack_name, requested, settings.approval_expiry_seconds)
+    subject, document = request_message(
+        request, settings.stack_name, requested, settings.approval_expiry_seconds
+    )
     try:
         services.sns.publish(
             TopicArn=settings.reports_topic_arn,

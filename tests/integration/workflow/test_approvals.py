@@ -29,7 +29,10 @@ def cli(wf: Workflow, *args: str) -> Result:
 def allow_all_policy(wf: Workflow, things: int = 1) -> dict[str, Any]:
     name = f"AllowAll-{uuid.uuid4().hex[:8]}"
     iot = wf.sb.client("iot")
-    document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}],
+    }
     with wf.sb.calls.pause():
         iot.create_policy(policyName=name, policyDocument=json.dumps(document))
         for index in range(things):
@@ -46,7 +49,9 @@ def pending_of(wf: Workflow, audit: SeededAudit, timeout: float = 30.0) -> list[
     while True:
         result = cli(wf, "status", "--json")
         assert result.exit_code == 0, result.output
-        waiting = [a for a in json.loads(result.output)["pendingApprovals"] if a["auditTaskId"] == audit.task_id]
+        waiting = [
+            a for a in json.loads(result.output)["pendingApprovals"] if a["auditTaskId"] == audit.task_id
+        ]
         if waiting or time.monotonic() > deadline:
             return waiting
         time.sleep(0.02)
@@ -108,7 +113,13 @@ def test_an_over_cap_group_waits_for_approval_and_once_approved_starts_exactly_o
     # And a second decision is refused in one line
     again = cli(wf, "approve", audit.task_id, waiting["taskId"])
     assert again.exit_code == 4
-    assert again.output.strip().endswith("is no longer pending: approved by " + caller(wf) + " at " + record["decidedAt"] + " (a decision is made once)")
+    assert again.output.strip().endswith(
+        "is no longer pending: approved by "
+        + caller(wf)
+        + " at "
+        + record["decidedAt"]
+        + " (a decision is made once)"
+    )
     assert len(wf.start_calls()) == 1
 
 
@@ -174,7 +185,9 @@ def test_an_unanswered_approval_expires_starts_nothing_and_is_reported_as_expire
     assert "is no longer pending: expired" in late.output
 
 
-def test_pulling_the_kill_switch_expires_pending_approvals_and_approve_refuses_while_pulled(wf: Workflow) -> None:
+def test_pulling_the_kill_switch_expires_pending_approvals_and_approve_refuses_while_pulled(
+    wf: Workflow,
+) -> None:
     audit = wf.seed_audit({POLICY: [allow_all_policy(wf)]})
     arn = start(wf, audit)
     [waiting] = pending_of(wf, audit)
@@ -204,7 +217,10 @@ def test_a_group_whose_approval_cannot_be_recorded_starts_nothing(wf: Workflow) 
     # Given RemediationTable refuses the approval function's write (property 10: no record, no start)
     audit = wf.seed_audit({POLICY: [allow_all_policy(wf)]})
     wf.sb.faults.add(
-        "dynamodb", "PutItem", error="InternalServerError", times=None,
+        "dynamodb",
+        "PutItem",
+        error="InternalServerError",
+        times=None,
         when=lambda params: str(params.get("Item", {}).get("sk", {}).get("S", "")).startswith("APPROVAL#"),
     )
 
