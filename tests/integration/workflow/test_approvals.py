@@ -170,6 +170,8 @@ def test_an_unanswered_approval_expires_starts_nothing_and_is_reported_as_expire
     [waiting] = pending_of(wf, audit)
 
     # When the expiry passes on the sandbox clock with no answer
+    # (the workflow waits on the token once the request is out: then its time-out runs on the sandbox clock)
+    wf.sb.clock.wait_for_waiters(1)
     wf.sb.clock.advance(EXPIRY_SECONDS + 1)
 
     report = finished(wf, arn)
