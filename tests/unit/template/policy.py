@@ -245,7 +245,7 @@ def lambda_invoke(stack: Stack) -> list[str]:
     if not permissions:
         problems.append("no Lambda permission lets SNS invoke AuditEventsFunction")
     expected = {
-        stack.get_att("ApprovalExpiryFunction", "Arn"): (
+        stack.ref("ApprovalExpiryFunction"): (
             "events.amazonaws.com",
             stack.get_att("KillSwitchChangedRule", "Arn"),
         ),
