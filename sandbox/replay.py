@@ -14,7 +14,7 @@ through; see sandbox.cli_output. A failure ends with one line on stderr; `-v` ad
 Exit status: 0 when the handler returned and the execution it started (if any) succeeded with a
 successful report; 3 when that execution failed, is still running, or its report is not a success
 (a task IoT rejected, a capped group, failed findings, a group awaiting approval: replay has no operator,
-so it reports the pending approvals and how to answer them instead of waiting); 1 if the handler raised or the stack could
+so it reports the pending approvals and how to answer them, and lets them expire); 1 if the handler raised or the stack could
 not be deployed; 2 for a bad command line or an unreadable event.
 """
 
@@ -33,7 +33,7 @@ from typing import Any, Final
 from sandbox.cli_output import add_output_arguments, operator_output
 from sandbox.executions import execution_arn
 from sandbox.iam.reporting import denial_lines
-from sandbox.replay_approvals import no_one_to_approve, pending_approvals
+from sandbox.replay_approvals import let_expire, no_one_to_approve, pending_approvals
 
 LOG = logging.getLogger("sandbox.replay")
 
@@ -145,15 +145,15 @@ def replay(
             arn = execution_arn(stack.physical_ids[STATE_MACHINE], execution["name"])
 
             def waiting() -> list[dict[str, Any]]:
-                return pending_approvals(sandbox, stack.physical_ids["RemediationTable"], stack.name)
+                table = stack.physical_ids.get("RemediationTable")
+                return pending_approvals(sandbox, table, stack.name) if table else []
 
             execution["status"] = _final_status(sandbox, arn, wait_seconds, stop=lambda: bool(waiting()))
             approvals = waiting() if execution["status"] not in _TERMINAL else []
             if approvals:
-                execution.update(result="awaiting-approval", awaitingApproval=approvals)
-                execution["note"] = no_one_to_approve(approvals)
-            else:
-                execution.update(_workflow_outcome(sandbox, arn))
+                execution.update(awaitingApproval=approvals, note=no_one_to_approve(approvals))
+                execution["status"] = let_expire(sandbox, arn, waiting, wait_seconds)
+            execution.update(_workflow_outcome(sandbox, arn))
         result["sandbox"] = {
             **seeding.document(),
             "denied": denial_lines(sandbox.iam.denials, stack.physical_ids),

@@ -61,7 +61,8 @@ def load_handler() -> ModuleType:
 
 def _table(logical_id: str) -> dict[str, Any]:
     properties = TEMPLATE["Resources"][logical_id]["Properties"]
-    return {key: properties[key] for key in ("AttributeDefinitions", "KeySchema", "BillingMode")}
+    keys = ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes")
+    return {key: properties[key] for key in keys if key in properties}
 
 
 @dataclass
