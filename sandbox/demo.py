@@ -158,7 +158,11 @@ def run_demo(template: Path = TEMPLATE, readings: Readings | None = None) -> Dem
             lambda: _notification_sent(sandbox, audit_task_id), "the audit notification", denied
         )
         approval = approve_waiting_group(
-            sandbox, stack.name, reports, audit_task_id, lambda probe, what: _wait_for(probe, what, denied)
+            sandbox,
+            stack.name,
+            reports,
+            audit_task_id,
+            lambda probe, what: _wait_for(lambda: _raise_handler_failure(sandbox) or probe(), what, denied),
         )
         execution = _wait_for(
             lambda: _finished_execution(sandbox, stack, audit_task_id), "the remediation run", denied
