@@ -162,7 +162,7 @@ def run_demo(template: Path = TEMPLATE, readings: Readings | None = None) -> Dem
             stack.name,
             reports,
             audit_task_id,
-            lambda probe, what: _wait_for(lambda: _raise_handler_failure(sandbox) or probe(), what, denied),
+            lambda probe, what: _wait_for(lambda: _after_handler(sandbox, probe), what, denied),
         )
         execution = _wait_for(
             lambda: _finished_execution(sandbox, stack, audit_task_id), "the remediation run", denied
@@ -222,6 +222,12 @@ def _raise_handler_failure(sandbox: Any) -> None:
             raise DemoError(
                 f"{invocation.function_name} raised {payload['errorType']}: {payload['errorMessage']}"
             )
+
+
+def _after_handler(sandbox: Any, probe: Callable[[], Any]) -> Any:
+    """`probe()`, unless the handler already failed (then no run will come)."""
+    _raise_handler_failure(sandbox)
+    return probe()
 
 
 def _notification_sent(sandbox: Any, audit_task_id: str) -> float | None:
