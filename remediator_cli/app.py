@@ -15,7 +15,7 @@ import typer
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
-from remediator_cli import exclusions, history, kill_switch, reconcile, runs, tables
+from remediator_cli import approvals, exclusions, history, kill_switch, reconcile, runs, tables
 from remediator_cli.errors import Exit, OperatorError
 from remediator_cli.stack import Account, AwsAccount, Stack
 
@@ -23,7 +23,7 @@ DEFAULT_STACK: Final = "iot-audit-remediator"
 
 app = typer.Typer(
     name="remediator",
-    help="Operate an IoT Audit Remediator stack: its runs, history, kill switch and exclusions.",
+    help="Operate an IoT Audit Remediator stack: its runs, history, approvals, kill switch and exclusions.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -74,7 +74,7 @@ def status(
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many recent runs to show.")] = 20,
     json_output: JsonOption = False,
 ) -> None:
-    """Recent audits and their runs (status and result), and the kill switch's state."""
+    """Recent audits and their runs (status and result), pending approvals, and the kill switch's state."""
     with _reported():
         account, found = _stack(ctx, stack)
         try:
@@ -83,11 +83,16 @@ def status(
             if error.code is not Exit.NOT_FOUND:
                 raise
             switch = {"unavailable": str(error)}
+        try:
+            waiting: list[dict[str, Any]] | dict[str, str] = approvals.pending(account, found)
+        except OperatorError as error:
+            waiting = {"unavailable": str(error)}
         document = {
             "stack": found.name,
             "region": found.region,
             "killSwitch": switch,
             "runs": runs.recent_runs(account, found, limit),
+            "pendingApprovals": waiting,
         }
     if json_output:
         _print_json(document)
@@ -132,6 +137,61 @@ def pause(ctx: typer.Context, stack: StackOption = DEFAULT_STACK, json_output: J
 def resume(ctx: typer.Context, stack: StackOption = DEFAULT_STACK, json_output: JsonOption = False) -> None:
     """Release the kill switch: the next audits are remediated again."""
     _switch(ctx, stack, "released", json_output)
+
+
+AuditArgument = Annotated[str, typer.Argument(help="The Device Defender audit task id.")]
+GroupArgument = Annotated[
+    str,
+    typer.Argument(
+        help="The group: its mitigation task id (as `status` lists it), or the one check it covers."
+    ),
+]
+
+
+def _decide(
+    ctx: typer.Context,
+    stack: str,
+    audit_task_id: str,
+    group: str,
+    decision: approvals.Decision,
+    reason: str | None,
+    json_output: bool,
+) -> None:
+    with _reported():
+        account, found = _stack(ctx, stack)
+        decided = approvals.decide(account, found, audit_task_id, group, decision, reason)
+    if json_output:
+        _print_json(decided)
+    else:
+        typer.echo(
+            f"{decided['status'].lower()} group {decided['taskId']} of audit {decided['auditTaskId']} "
+            f"as {decided['decidedBy']} at {decided['decidedAt']}"
+        )
+
+
+@app.command()
+def approve(
+    ctx: typer.Context,
+    audit_task_id: AuditArgument,
+    group: GroupArgument,
+    stack: StackOption = DEFAULT_STACK,
+    json_output: JsonOption = False,
+) -> None:
+    """Approve a group awaiting approval: the workflow starts it (the kill switch still applies)."""
+    _decide(ctx, stack, audit_task_id, group, "approve", None, json_output)
+
+
+@app.command()
+def reject(
+    ctx: typer.Context,
+    audit_task_id: AuditArgument,
+    group: GroupArgument,
+    stack: StackOption = DEFAULT_STACK,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why; recorded with the decision.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Reject a group awaiting approval: nothing of it starts, and the rejection is recorded and reported."""
+    _decide(ctx, stack, audit_task_id, group, "reject", reason, json_output)
 
 
 CheckOption = Annotated[

@@ -48,6 +48,28 @@ def status(console: Console, document: dict[str, Any]) -> None:
             _short(run["stopDate"]),
         )
     console.print(table)
+    approvals = document.get("pendingApprovals", [])
+    if isinstance(approvals, list) and approvals:
+        waiting = _table(
+            "Pending approvals (remediator approve|reject AUDIT_TASK_ID TASK)",
+            *("Audit task", "Task", "Checks", "Findings", "Devices", "Why", "Expires"),
+        )
+        for item in approvals:
+            impact = item.get("impact") or {}
+            waiting.add_row(
+                item["auditTaskId"],
+                item["taskId"],
+                ", ".join(item["checks"]),
+                str(impact.get("findings", "")),
+                str(impact.get("affectedDevices", "") if impact.get("affectedDevices") is not None else ""),
+                str(impact.get("reason", "")),
+                _short(item["expiresAt"]),
+            )
+        console.print(waiting)
+    elif isinstance(approvals, dict):
+        console.print(f"Pending approvals: unknown ({approvals.get('unavailable', '')})")
+    else:
+        console.print("Pending approvals: none")
 
 
 def history(console: Console, document: dict[str, Any]) -> None:

@@ -3,7 +3,8 @@
 Deploys template.yaml into a fresh sandbox with RemediationMode=Enforce, seeds the workshop fleet (two
 sensors sharing one certificate under an allow-everything policy, logging off, one healthy sensor), runs
 the stack's scheduled audit and lets its completion notification go SNS -> AuditEventsFunction ->
-RemediationStateMachine. Prints the fleet before and after, the mitigation tasks and the report that
+RemediationStateMachine. The policy group waits for approval: the demo approves it with `remediator
+approve`, as an operator would, and the policy's blank version becomes its default. Prints the fleet before and after, the mitigation tasks and the report that
 reached RemediationReportsTopic. Exit status 1 if an expected change did not happen (or an unexpected
 one did) or the demo could not run, 0 otherwise. The handler's own logs and metrics go to a log file, or
 with `-v` to stderr (sandbox.cli_output); a failure ends with one line, and `-v` adds its stack trace.
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 from sandbox.cli_output import add_output_arguments, operator_output
+from sandbox.demo_approval import ApprovalRoundTrip, approve_waiting_group
 from sandbox.iam.reporting import denial_lines
 from sandbox.iam.service_contexts import Readings
 from sandbox.subscriptions import subscribe_queue
@@ -63,8 +65,10 @@ def fleet_settings(iot: Any, things: Sequence[str]) -> list[Setting]:
         for policy in iot.list_attached_policies(target=principal)["policies"]:
             policies[policy["policyName"]] = None
     for policy in policies:
-        version = iot.get_policy(policyName=policy)["defaultVersionId"]
-        settings.append(Setting(f"policy {policy}", "default version", version))
+        described = iot.get_policy(policyName=policy)
+        statements = json.loads(described["policyDocument"]).get("Statement", [])
+        settings.append(Setting(f"policy {policy}", "default version", described["defaultVersionId"]))
+        settings.append(Setting(f"policy {policy}", "default version statements", str(len(statements))))
     try:
         logging = iot.get_v2_logging_options()
     except iot.exceptions.NotConfiguredException:
@@ -127,6 +131,7 @@ class DemoRun:
     quarantine_group_policies: list[str]
     # What IAM refused during the run (sandbox.iam), one line each: any refusal fails the demo.
     denied: list[str]
+    approval: ApprovalRoundTrip
 
 
 def run_demo(template: Path = TEMPLATE, readings: Readings | None = None) -> DemoRun:
@@ -151,6 +156,13 @@ def run_demo(template: Path = TEMPLATE, readings: Readings | None = None) -> Dem
         denied = _refusals(sandbox, stack)
         notified_at = _wait_for(
             lambda: _notification_sent(sandbox, audit_task_id), "the audit notification", denied
+        )
+        approval = approve_waiting_group(
+            sandbox,
+            stack.name,
+            reports,
+            audit_task_id,
+            lambda probe, what: _wait_for(lambda: _after_handler(sandbox, probe), what, denied),
         )
         execution = _wait_for(
             lambda: _finished_execution(sandbox, stack, audit_task_id), "the remediation run", denied
@@ -178,6 +190,7 @@ def run_demo(template: Path = TEMPLATE, readings: Readings | None = None) -> Dem
                 p["policyName"] for p in iot.list_attached_policies(target=group_arn)["policies"]
             ],
             denied=denied(),
+            approval=approval,
         )
 
 
@@ -209,6 +222,12 @@ def _raise_handler_failure(sandbox: Any) -> None:
             raise DemoError(
                 f"{invocation.function_name} raised {payload['errorType']}: {payload['errorMessage']}"
             )
+
+
+def _after_handler(sandbox: Any, probe: Callable[[], Any]) -> Any:
+    """`probe()`, unless the handler already failed (then no run will come)."""
+    _raise_handler_failure(sandbox)
+    return probe()
 
 
 def _notification_sent(sandbox: Any, audit_task_id: str) -> float | None:
@@ -284,15 +303,28 @@ def expectations(run: DemoRun) -> list[tuple[str, bool]]:
         )
     )
     checks.append(("logging is enabled at ERROR", after.get(("account", "logging level")) == "ERROR"))
-    policies = [key for key in before if key[0].startswith("policy ")]
+    checks.append(
+        ("the policy group waited for approval", run.approval.request.get("checks") == [POLICY_CHECK])
+    )
+    checks.append(("the operator approved it with the command line", run.approval.exit_code == 0))
+    statements = [
+        key for key in before if key[0].startswith("policy ") and key[1] == "default version statements"
+    ]
+    blanked = [key for key in statements if after.get(key) == "0" != before[key]]
+    checks.append(("one policy's default version is now the blank one", len(blanked) == 1))
     checks.append(
         (
-            "the overly permissive policy is left as is (dry-run rule)",
-            bool(policies) and all(before[key] == after.get(key) for key in policies),
+            "the other policies are untouched",
+            all(before[k] == after.get(k) for k in statements if k not in blanked),
         )
     )
-    dry_run = [check for task in run.report_message.get("dryRun", []) for check in task["checks"]]
-    checks.append(("the report lists the policy check as a dry-run", POLICY_CHECK in dry_run))
+    approved = [t for t in run.report.get("tasks", []) if POLICY_CHECK in t["checks"]]
+    checks.append(
+        (
+            "the report records who approved the policy group",
+            [t.get("approval", {}).get("decision") for t in approved] == ["approved"],
+        )
+    )
     checks.append(("the workflow succeeded", run.execution_status == "SUCCEEDED"))
     checks.append(("the report says full-success", run.report_message.get("result") == "full-success"))
     checks.append(("the report on the topic is the execution's output", run.report_message == run.report))
@@ -310,6 +342,10 @@ def render(run: DemoRun, out: TextIO) -> bool:
     )
     print("Fleet before and after", file=out)
     print(before_after(run.before, run.after), file=out)
+    print("\nApproval request published to RemediationReportsTopic", file=out)
+    print(f"  {run.approval.request.get('summary', '')}", file=out)
+    print(f"\n$ {run.approval.command}", file=out)
+    print(f"  {run.approval.output}", file=out)
     print("\nMitigation tasks", file=out)
     print(task_lines(run.report), file=out)
     print("\nReport published to RemediationReportsTopic", file=out)

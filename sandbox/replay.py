@@ -13,7 +13,8 @@ documents) goes to a log file, or with `-v` to stderr, at the file-descriptor le
 through; see sandbox.cli_output. A failure ends with one line on stderr; `-v` adds its stack trace.
 Exit status: 0 when the handler returned and the execution it started (if any) succeeded with a
 successful report; 3 when that execution failed, is still running, or its report is not a success
-(a task IoT rejected, a capped group, failed findings); 1 if the handler raised or the stack could
+(a task IoT rejected, a capped group, failed findings, a group awaiting approval: replay has no operator,
+so it reports the pending approvals and how to answer them, and lets them expire); 1 if the handler raised or the stack could
 not be deployed; 2 for a bad command line or an unreadable event.
 """
 
@@ -25,13 +26,14 @@ import logging
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 from sandbox.cli_output import add_output_arguments, operator_output
 from sandbox.executions import execution_arn
 from sandbox.iam.reporting import denial_lines
+from sandbox.replay_approvals import let_expire, no_one_to_approve, pending_approvals
 
 LOG = logging.getLogger("sandbox.replay")
 
@@ -141,7 +143,16 @@ def replay(
         execution = result.get("execution")
         if isinstance(execution, dict) and execution.get("name"):
             arn = execution_arn(stack.physical_ids[STATE_MACHINE], execution["name"])
-            execution["status"] = _final_status(sandbox, arn, wait_seconds)
+
+            def waiting() -> list[dict[str, Any]]:
+                table = stack.physical_ids.get("RemediationTable")
+                return pending_approvals(sandbox, table, stack.name) if table else []
+
+            execution["status"] = _final_status(sandbox, arn, wait_seconds, stop=lambda: bool(waiting()))
+            approvals = waiting() if execution["status"] not in _TERMINAL else []
+            if approvals:
+                execution.update(awaitingApproval=approvals, note=no_one_to_approve(approvals))
+                execution["status"] = let_expire(sandbox, arn, waiting, wait_seconds)
             execution.update(_workflow_outcome(sandbox, arn))
         result["sandbox"] = {
             **seeding.document(),
@@ -189,12 +200,16 @@ def exit_status(result: dict[str, Any]) -> int:
     return EXIT_OK if succeeded else EXIT_NOT_REMEDIATED
 
 
-def _final_status(sandbox: Any, execution_arn: str, wait_seconds: float) -> str:
+def _final_status(
+    sandbox: Any, execution_arn: str, wait_seconds: float, stop: Callable[[], bool] = lambda: False
+) -> str:
     sfn = sandbox.client("stepfunctions")
     deadline = time.monotonic() + wait_seconds
     while True:
         status = str(sfn.describe_execution(executionArn=execution_arn)["status"])
-        if status in _TERMINAL or time.monotonic() >= deadline:
+        if status in _TERMINAL or stop():
+            return status
+        if time.monotonic() >= deadline:
             if status not in _TERMINAL:
                 LOG.warning(
                     "%s still %s after %.0f s; reporting it as is", execution_arn, status, wait_seconds
@@ -230,6 +245,9 @@ def main(argv: Sequence[str]) -> int:
         print(f"replay: IAM refused {line}", file=sys.stderr)
     if status != EXIT_OK and isinstance(result.get("execution"), dict):
         execution = result["execution"]
+        if execution.get("awaitingApproval"):
+            print(f"replay: {execution['note']}", file=sys.stderr)
+            return status
         print(
             f"replay: the workflow did not remediate fully: execution {execution['status']}, "
             f"result {execution.get('result')}",

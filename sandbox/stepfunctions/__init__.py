@@ -3,6 +3,7 @@
 - `expressions`: JSONata through jsonata-python (`$uuid`, `$hash`; `$now`, `$millis` on the sandbox clock);
 - `aws_sdk`: PascalCase parameters and responses of `aws-sdk:*` tasks, `<Service>.<Code>` errors;
 - `timing`: Wait states and retry intervals on the sandbox clock;
+- `callbacks`: a `.waitForTaskToken` task's TimeoutSeconds and HeartbeatSeconds on the sandbox clock;
 - `interpreter`: Assign's timing, unnamed executions, the parse cache;
 - `runtime`: installs all of them while a sandbox is open (`patching` puts moto back afterwards).
 """

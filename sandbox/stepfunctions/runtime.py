@@ -9,6 +9,7 @@ from typing import Any
 from sandbox.clock import SandboxClock
 from sandbox.patching import Patch, patch_attribute, restore_patches
 from sandbox.stepfunctions.aws_sdk import install_aws_sdk
+from sandbox.stepfunctions.callbacks import install_callback_timeouts
 from sandbox.stepfunctions.expressions import clear_bindings, install_jsonata
 from sandbox.stepfunctions.interpreter import (
     install_assign_after_output,
@@ -31,6 +32,7 @@ class StepFunctionsRuntime:
         install_jsonata(self._patch, self.clock)
         install_aws_sdk(self._patch)
         install_wait_states(self._patch, self.clock)
+        install_callback_timeouts(self._patch, self.clock)
         install_execution_names(self._patch)
         install_parse_cache(self._patch)
         install_assign_after_output(self._patch)

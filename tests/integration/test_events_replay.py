@@ -10,6 +10,7 @@ import pytest
 from sandbox import Sandbox
 from sandbox.executions import execution_arn
 from sandbox.replay import TIME_SCALE, _final_status, deploy_parameters
+from sandbox.replay_approvals import let_expire, pending_approvals
 from tests.conftest import EVENTS_DIR, ROOT, load_event, readme_decisions
 
 TEMPLATE = ROOT / "template.yaml"
@@ -34,7 +35,14 @@ def test_each_event_gets_the_documented_decision(sandbox: tuple[Sandbox, Any, st
     if outcome["execution"] is not None:
         assert outcome["execution"]["input"]["remediationMode"] == mode
         arn = execution_arn(stack.physical_ids["RemediationStateMachine"], outcome["execution"]["name"])
-        status = _final_status(sb, arn, 20.0)
+
+        def waiting() -> list[dict[str, Any]]:
+            return pending_approvals(sb, stack.physical_ids["RemediationTable"], stack.name)
+
+        status = _final_status(sb, arn, 20.0, stop=lambda: bool(waiting()))
+        if status == "RUNNING" and waiting():
+            # A group awaiting approval: no one answers here, so it expires and the run ends
+            status = let_expire(sb, arn, waiting, 20.0)
         assert status == "SUCCEEDED"
 
 
@@ -59,7 +67,7 @@ def log_lines(text: str) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("event", "decision"), [("scheduled-non-compliant", "remediate"), ("malformed-json", "rejected")]
+    ("event", "decision"), [("on-demand-non-compliant", "remediate"), ("malformed-json", "rejected")]
 )
 def test_make_replay_prints_exactly_one_json_document(event: str, decision: str) -> None:
     completed = make_replay(event)
@@ -92,3 +100,21 @@ def test_make_replay_takes_dry_run_and_shows_the_handler_logs_with_v() -> None:
     shown = log_lines(completed.stderr)
     assert any('"_aws"' in line for line in shown)
     assert any('"message":"decision"' in line for line in shown)
+
+
+def test_make_replay_shows_an_over_cap_group_awaiting_approval_and_how_to_answer_it() -> None:
+    completed = make_replay("over-cap")
+
+    # The whole capped group waits for approval (it is not a no-action); replay says no one will answer and
+    # how to, lets it expire, and nothing of it starts (replay exits 3, so make exits 2)
+    assert completed.returncode == 2, completed.stderr[-2000:]
+    document = json.loads(completed.stdout)
+    assert document["decision"] == "remediate"
+    execution = document["execution"]
+    assert (execution["status"], execution["result"]) == ("SUCCEEDED", "needs-human")
+    assert [(t["mode"], t["status"]) for t in execution["tasks"]] == [("approve", "APPROVAL_EXPIRED")]
+    [waiting] = execution["awaitingApproval"]
+    assert waiting["checks"] == ["DEVICE_CERTIFICATE_SHARED_CHECK"]
+    assert waiting["impact"]["findings"] == 40
+    assert waiting["approve"].startswith(f"remediator approve {document['sandbox']['seededAuditTaskId']} ")
+    assert "replay has no one to approve them: nothing of them was started" in completed.stderr

@@ -223,10 +223,15 @@ def test_the_real_handler_through_the_make_command_line() -> None:
 def test_an_enforced_replay_remediates_the_seeded_audit() -> None:
     completed = replay_real("scheduled-non-compliant.json", "--mode", "Enforce")
 
-    assert completed.returncode == 0, completed.stderr
+    # The policy group awaits an approval no one gives in a replay (exit 3, and it says how to give it)
+    assert completed.returncode == 3, completed.stderr
+    assert "replay has no one to approve them" in completed.stderr
     document = json.loads(completed.stdout)
     execution = document["execution"]
-    assert execution["result"] == "full-success"
+    assert execution["result"] == "partial"
+    assert [w["checks"] for w in execution["awaitingApproval"]] == [["IOT_POLICY_OVERLY_PERMISSIVE_CHECK"]]
+    waited = next(task for task in execution["tasks"] if task["mode"] == "approve")
+    assert waited["status"] == "APPROVAL_EXPIRED"
     enforced = next(task for task in execution["tasks"] if task["mode"] == "enforce")
     assert enforced["status"] == "COMPLETED"
     assert {check: counts["succeeded"] for check, counts in enforced["statistics"].items()} == {

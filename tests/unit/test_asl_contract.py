@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from audit_remediator import approvals
 from audit_remediator.models.plan import FindingWindow, FindingWindowPlan
 from audit_remediator.models.resource_state import PAGE_SIZE
 from audit_remediator.planner import window_batches
@@ -94,6 +95,8 @@ SLOT_CHECK = (
     "Reclaim leaked slots",
 )
 SLOT_RELEASE = ("Give back mitigation task slot", "Slot left to be reclaimed")
+# An approved group passes through its request (a task-token wait) before the start path.
+APPROVAL = ("Approval needed?", "Request approval")
 QUARANTINE_GUARD = ("Attach quarantine policy", "Verify quarantine policy", "Quarantine policy attached?")
 # After the switch, the pre-state of every finding is recorded (a page per loop); only then does the task start.
 PRESTATE = ("Record pre-state", "More pre-state to record?")
@@ -152,6 +155,9 @@ def test_every_transition_names_a_state_of_its_scope_and_every_state_is_reachabl
 #   Lambda.Unknown for out-of-memory errors and time-outs (Step Functions developer guide, "Handle Lambda
 #   service exceptions", bp-lambda-serviceexception). A function's own error is its errorType, which this
 #   workflow never names: it catches States.ALL.
+# - lambda:invoke.waitForTaskToken: the same Lambda names while the function is invoked, then the error a
+#   SendTaskFailure names (Step Functions developer guide, "Wait for a Callback with Task Token",
+#   connect-to-resource#connect-wait-token): the service's own approval errors.
 # - States.*: the names of the Step Functions developer guide's "Error handling" page.
 AWS_SDK = "arn:aws:states:::aws-sdk:"
 AWS_SDK_PREFIXES = {"iot": "Iot", "dynamodb": "DynamoDb", "sns": "Sns"}
@@ -214,6 +220,8 @@ def raised_errors(resource: str) -> tuple[set[str], list[tuple[str, str]]]:
         return {f"SNS.{with_suffix(code)}" for code in error_codes("sns", "Publish")}, []
     if resource == "arn:aws:states:::lambda:invoke":
         return set(LAMBDA_INVOKE_ERRORS), []
+    if resource == "arn:aws:states:::lambda:invoke.waitForTaskToken":
+        return LAMBDA_INVOKE_ERRORS | {approvals.REJECTED_ERROR, approvals.EXPIRED_ERROR}, []
     raise AssertionError(f"no naming rule for the errors of {resource}: add it with its source")
 
 
@@ -485,6 +493,7 @@ def test_a_task_that_never_ends_stays_far_below_the_history_limit() -> None:
         for name in (
             "Prepare mitigation task",
             "Dry run or enforce?",
+            *APPROVAL,
             "Start mitigation task",
             *QUARANTINE_GUARD,
             *SWITCH_GUARD,
@@ -506,6 +515,7 @@ def test_a_task_that_never_ends_stays_far_below_the_history_limit() -> None:
     retried = sum(
         retries(processor[name])
         for name in (
+            *APPROVAL,
             *QUARANTINE_GUARD,
             *SWITCH_GUARD,
             *PRESTATE,
@@ -535,9 +545,11 @@ def test_a_task_that_never_ends_stays_far_below_the_history_limit() -> None:
     window_cap = int(cap.group(1))
     tasks = math.ceil(window_cap / 25)
     top_level = 100 + 2 * EVENTS["Task"] * math.ceil(window_cap / 100)
-    # A quarantine task's attach-and-read-back of the deny-all policy costs 12 events, and the longest wait for
-    # a mitigation task slot 132: with every task waiting its longest, a little under two thirds.
-    assert tasks * per_task + top_level <= MAX_HISTORY_EVENTS * 0.65
+    # A quarantine task's attach-and-read-back of the deny-all policy costs 12 events, the longest wait for a
+    # mitigation task slot 132, the approval request 7, pre-state and verification a page each: with every task
+    # waiting its longest, two thirds. Little room is left: a task's life in its own child execution (its own
+    # history) is the way to grow the per-task path further.
+    assert tasks * per_task + top_level <= MAX_HISTORY_EVENTS * 2 / 3
     assert tasks * per_task_retrying + top_level < MAX_HISTORY_EVENTS
 
 

@@ -77,22 +77,28 @@ def test_no_action_decisions_are_recorded() -> None:
     assert decision["skipped"] == {"DEVICE_CERTIFICATE_ALGORITHM_DEPRECATED_CHECK": "no-rule: unknown check"}
 
 
-def test_an_over_cap_audit_starts_a_run_that_only_reports_the_capped_group() -> None:
+def test_an_over_cap_audit_plans_the_whole_group_for_approval_never_a_part() -> None:
     fakes = make_fakes()
     outcome = run(fakes, load_event("over-cap"))
     plan = outcome["execution"]["input"]
-    assert plan["tasks"] == []
-    assert plan["capped"] == [
-        {
-            "check": "DEVICE_CERTIFICATE_SHARED_CHECK",
-            "affectedResources": 40,
-            "maxResources": 25,
-            "actions": [
-                "iot-audit-remediator-QuarantineThingsAction",
-                "iot-audit-remediator-DeactivateDeviceCertificateAction",
-            ],
-        }
-    ]
+    assert outcome["decision"] == "remediate"
+    assert plan["capped"] == []
+    [task] = plan["tasks"]
+    assert task["mode"] == "approve"
+    assert task["approval"] == {
+        "reason": "over its cap: 40 affected resources > maxResources 25",
+        "findings": 40,
+        "affectedDevices": None,
+    }
+    assert task["target"]["auditCheckToReasonCodeFilter"] == {
+        "DEVICE_CERTIFICATE_SHARED_CHECK": ["CERTIFICATE_SHARED_BY_MULTIPLE_DEVICES"]
+    }
+    assert task["auditCheckToActionsMapping"] == {
+        "DEVICE_CERTIFICATE_SHARED_CHECK": [
+            "iot-audit-remediator-QuarantineThingsAction",
+            "iot-audit-remediator-DeactivateDeviceCertificateAction",
+        ]
+    }
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from audit_remediator.checks import KNOWN_CHECKS
 from audit_remediator.models.notifications import AuditCompletionNotification, FindingNotification
-from audit_remediator.models.plan import MAX_FINDING_IDS_PER_TASK, FindingIdsTarget
+from audit_remediator.models.plan import MAX_FINDING_IDS_PER_TASK, AuditFilterTarget, FindingIdsTarget
 from audit_remediator.planner import (
     HANDLED_BY_FINDINGS,
     PlanSettings,
@@ -74,7 +74,7 @@ def test_an_audit_whose_checks_each_have_one_action_list_gets_exactly_one_enforc
     )
     # When it is planned
     plan = plan_audit(notification, load_rules(), ENFORCE)
-    # Then one enforce task covers the four enforce checks, and the dry-run rule is planned apart
+    # Then one enforce task covers the four enforce checks, and the approve rule is planned apart
     enforce = [task for task in plan.tasks if task.mode == "enforce"]
     assert len(enforce) == 1
     assert enforce[0].audit_check_to_actions_mapping == {
@@ -88,8 +88,8 @@ def test_an_audit_whose_checks_each_have_one_action_list_gets_exactly_one_enforc
     }
     assert enforce[0].target.model_dump(by_alias=True)["auditTaskId"] == notification.task_id
     assert enforce[0].affected_resources == 11
-    assert [task.checks for task in plan.tasks if task.mode == "dry-run"] == [
-        ["IOT_POLICY_OVERLY_PERMISSIVE_CHECK"]
+    assert [(task.checks, task.approval) for task in plan.tasks if task.mode == "approve"] == [
+        (["IOT_POLICY_OVERLY_PERMISSIVE_CHECK"], None)
     ]
 
 
@@ -145,16 +145,20 @@ def test_unknown_checks_get_no_action_and_are_listed() -> None:
 
 
 @pytest.mark.parametrize(("count", "capped"), [(25, False), (26, True)])
-def test_a_group_over_its_cap_is_not_started_and_is_listed(count: int, capped: bool) -> None:
+def test_a_group_over_its_cap_goes_whole_to_approval(count: int, capped: bool) -> None:
     plan = plan_audit(
         audit([("DEVICE_CERTIFICATE_SHARED_CHECK", "COMPLETED_NON_COMPLIANT", count)]), load_rules(), ENFORCE
     )
-    assert bool(plan.capped) is capped
-    assert bool(plan.tasks) is not capped
+    [task] = plan.tasks
+    assert plan.capped == []
+    assert task.mode == ("approve" if capped else "enforce")
+    assert isinstance(task.target, AuditFilterTarget)
     if capped:
-        assert plan.capped[0].max_resources == 25
-        assert plan.capped[0].affected_resources == 26
-        assert plan.skipped["DEVICE_CERTIFICATE_SHARED_CHECK"].startswith("capped")
+        assert task.approval is not None
+        assert task.approval.reason == "over its cap: 26 affected resources > maxResources 25"
+        assert task.approval.findings == 26
+    else:
+        assert task.approval is None
 
 
 def test_a_check_needing_two_action_lists_gets_two_tasks_and_the_others_share_them() -> None:
@@ -213,17 +217,17 @@ def test_plans_are_minimal_deterministic_and_within_api_limits(
     shuffled = data.draw(st.permutations(details))
     again = plan_audit(audit(list(shuffled), task_id=task_id), rules, mode_settings)
     assert {t.task_id: t for t in again.tasks} == {t.task_id: t for t in plan.tasks}
-    # Minimality: with the default table every check has one action list, so at most one task per mode
+    # Minimality: with the default table every check has one action list, so at most one task per mode,
+    # besides one task of its own for each check over its cap (it waits for approval, whole)
     assert sum(t.mode == "enforce" for t in plan.tasks) <= 1
+    assert sum(t.mode == "approve" and t.approval is None for t in plan.tasks) <= 1
     assert sum(t.mode == "dry-run" for t in plan.tasks) <= 1
-    # Exactness: every remediable check is in exactly one task, nothing else is
+    assert all(len(t.checks) == 1 for t in plan.tasks if t.approval is not None)
+    # Exactness: every remediable check is in exactly one task, nothing else is; over its cap it waits
     remediable = {
         name
         for name, status, count in details
-        if status == "COMPLETED_NON_COMPLIANT"
-        and count > 0
-        and rules.rules_for(name)
-        and all(r.max_resources is None or count <= r.max_resources for r in rules.rules_for(name))
+        if status == "COMPLETED_NON_COMPLIANT" and count > 0 and rules.rules_for(name)
     }
     planned = [check for task in plan.tasks for check in task.checks]
     assert sorted(planned) == sorted(remediable)

@@ -18,6 +18,7 @@ from audit_remediator.impact import (
     resource_key,
 )
 from audit_remediator.models.analysis import AnalysisRequest, AnalysisResult
+from audit_remediator.models.plan import ApprovalNeed
 from audit_remediator.rules import RuleSet, load_rules, parse_rules
 from tests.unit.test_rules import RULES_FILE
 
@@ -166,15 +167,18 @@ def test_a_policy_reaching_40_devices_is_counted_as_40_and_waits_for_approval_no
     )
 
     # When the group is analysed
-    result = analyse(iot, audit_task(POLICY_ACTIONS))
+    planned = audit_task(POLICY_ACTIONS)
+    result = analyse(iot, planned)
 
-    # Then it affects 40 devices, not one finding's worth, and nothing of it starts
+    # Then it affects 40 devices, not one finding's worth, and the whole group goes on only to approval
     [group] = result.groups
     assert (group.findings, group.affected_devices) == (1, 40)
-    assert group.status == "AWAITING_APPROVAL"
-    assert group.reason == f"40 affected devices > {POLICY} rule maxDevices 25"
-    assert result.tasks == []
-    assert group.started_task_ids == []
+    assert group.status == "APPROVAL_REQUESTED"
+    assert group.reason == f"over its cap: 40 affected devices > {POLICY} rule maxDevices 25"
+    [waiting] = result.tasks
+    assert waiting.mode == "approve"
+    assert waiting.approval == ApprovalNeed(reason=group.reason, findings=1, affected_devices=40)
+    assert waiting.target.model_dump(by_alias=True) == planned["target"]
 
 
 def test_a_group_holding_nothing_back_starts_exactly_as_planned() -> None:
@@ -298,8 +302,8 @@ def test_the_fleet_percentage_cap_reads_the_fleet_size_only_when_a_rule_sets_one
     result = analyse(iot, audit_task(SHARED_ACTIONS), rules=rules_with(stackCaps={"maxFleetPercent": 5}))
 
     [group] = result.groups
-    assert group.status == "AWAITING_APPROVAL"
-    assert group.reason == "6 affected devices > stack maxFleetPercent 5% of 100 things"
+    assert group.status == "APPROVAL_REQUESTED"
+    assert group.reason == "over its cap: 6 affected devices > stack maxFleetPercent 5% of 100 things"
     assert group.fleet_size == 100
 
 
@@ -318,10 +322,13 @@ def test_the_stack_cap_counts_the_groups_admitted_before_and_holds_the_one_that_
 
     assert [(g.task_id, g.status) for g in result.groups] == [
         ("first", "READY"),
-        ("second", "AWAITING_APPROVAL"),
+        ("second", "APPROVAL_REQUESTED"),
     ]
-    assert result.groups[1].reason == "8 affected devices > stack maxDevices 7"
-    assert [task.task_id for task in result.tasks] == ["first"]
+    assert result.groups[1].reason == "over its cap: 8 affected devices > stack maxDevices 7"
+    assert [(task.task_id, task.mode) for task in result.tasks] == [
+        ("first", "enforce"),
+        ("second", "approve"),
+    ]
 
 
 @pytest.mark.parametrize("failing", ["findings", "suppressions", "protected", "devices"])

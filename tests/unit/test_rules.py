@@ -52,9 +52,13 @@ def test_the_default_table_is_the_documented_one() -> None:
     assert summary("REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE_CHECK") == [
         (("DeactivateDeviceCertificateAction",), "enforce", 100)
     ]
-    assert summary("CA_CERTIFICATE_KEY_QUALITY_CHECK") == [(("DeactivateCaCertificateAction",), "dry-run", 5)]
+    # What cuts off every device behind a CA or a policy waits for an operator's approval
+    assert summary("CA_CERTIFICATE_KEY_QUALITY_CHECK") == [(("DeactivateCaCertificateAction",), "approve", 5)]
+    assert summary("REVOKED_CA_CERTIFICATE_STILL_ACTIVE_CHECK") == [
+        (("DeactivateCaCertificateAction",), "approve", 5)
+    ]
     assert summary("IOT_POLICY_OVERLY_PERMISSIVE_CHECK") == [
-        (("ReplacePolicyWithBlankAction",), "dry-run", 5)
+        (("ReplacePolicyWithBlankAction",), "approve", 5)
     ]
     assert summary("CONFLICTING_CLIENT_IDS_CHECK") == [(("PublishFindingToReportsAction",), "enforce", None)]
 

@@ -9,7 +9,8 @@ Per planned group (one mitigation task spec):
 - attempts: a finding whose resource was remediated `maxAttempts` times within `windowDays` is held
   back (ESCALATED);
 - impact: the distinct devices the remaining findings reach; over a rule's or the stack's cap the whole
-  group waits (AWAITING_APPROVAL) and nothing of it starts;
+  group goes to an operator for approval (APPROVAL_REQUESTED, mode approve), as does every group of a
+  rule in mode approve: nothing of it starts unless an operator approves it;
 - a group that holds nothing back starts as planned; one that holds findings back starts with explicit
   findingIds targets (at most 25 per task) for the rest, never the whole-audit target.
 Any error reading these (an AnalysisReadError) means that nothing of that group starts.
@@ -36,6 +37,7 @@ from audit_remediator.models.analysis import (
 )
 from audit_remediator.models.plan import (
     MAX_FINDING_IDS_PER_TASK,
+    ApprovalNeed,
     FindingIdsTarget,
     MitigationTaskSpec,
     RemediationMode,
@@ -262,8 +264,7 @@ class _GroupAnalyser:
                 held_count=len(held),
             )
 
-        if cap_reason is not None:
-            return outcome("AWAITING_APPROVAL", cap_reason, []), []
+        approval = self._approval(task, cap_reason, len(findings) - len(held), len(devices))
         if not held:
             started = [task]
         elif not kept:
@@ -281,14 +282,33 @@ class _GroupAnalyser:
                 f"more than {MAX_TASKS_PER_EXECUTION} tasks in one execution: the state would not hold them"
             )
             return outcome("AWAITING_APPROVAL", reason, []), []
+        self.shared.tasks_admitted += len(started)
+        if approval is not None:
+            waiting = [t.model_copy(update={"mode": "approve", "approval": approval}) for t in started]
+            return outcome("APPROVAL_REQUESTED", approval.reason, waiting), waiting
         if self.acts(task):
             self._record_attempts(task, [finding for finding, _ in kept])
         self.shared.stack_devices |= devices
-        self.shared.tasks_admitted += len(started)
         reason = (
             "started as planned" if not held else f"{len(held)} findings held back; the rest by findingIds"
         )
         return outcome("READY", reason, started), started
+
+    @staticmethod
+    def _approval(
+        task: MitigationTaskSpec, cap_reason: str | None, findings: int, devices: int
+    ) -> ApprovalNeed | None:
+        """A group over a cap, or of a rule in mode approve, waits for an operator; a dry-run rule's
+        group over a cap stays a dry run (it starts nothing either way)."""
+        if cap_reason is not None and task.mode != "dry-run":
+            reason = f"over its cap: {cap_reason}"
+        elif task.approval is not None:
+            reason = task.approval.reason
+        elif task.mode == "approve":
+            reason = "its rule's mode is approve"
+        else:
+            return None
+        return ApprovalNeed(reason=reason, findings=findings, affected_devices=devices)
 
     def _exclusion(self, finding: AuditFindingView, devices: frozenset[str]) -> tuple[HeldStatus, str] | None:
         if (finding.check, resource_key(finding.resource_identifier)) in self.shared.suppressions():

@@ -166,11 +166,14 @@ def _start(services: Services, request: OnceKey, order: StartOrder) -> Started |
 
 def _audit_reason(plan: AuditPlan, notification: AuditCompletionNotification) -> tuple[Decision, str]:
     enforce = sum(task.mode == "enforce" for task in plan.tasks)
-    dry_run = len(plan.tasks) - enforce
+    approve = sum(task.mode == "approve" for task in plan.tasks)
+    dry_run = len(plan.tasks) - enforce - approve
     if notification.task_status != "COMPLETED":
         return "no-action", f"audit-incomplete: audit task {notification.task_status}"
     if plan.tasks:
         parts = [f"{enforce} enforce task(s)", f"{dry_run} dry-run task(s)"]
+        if approve:
+            parts.append(f"{approve} task(s) awaiting approval")
         if plan.capped:
             parts.append(f"{len(plan.capped)} capped group(s)")
         if plan.remediation_mode == "DryRun":

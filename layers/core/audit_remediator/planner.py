@@ -4,7 +4,8 @@ Audit notifications are remediated with `{auditTaskId, auditCheckToReasonCodeFil
 call covers any number of findings. A task maps every check to one action list, so the minimum number
 of tasks per mode is the largest number of distinct action lists any single check needs (usually one).
 
-Tasks carry their rule's own mode. The stack's RemediationMode travels beside them (`remediationMode`)
+Tasks carry their rule's own mode; a check over its rule's `maxResources` is planned on its own, in mode
+`approve`, so it waits for an operator and never starts in part. The stack's RemediationMode travels beside them (`remediationMode`)
 and never changes the plan: a dry run plans exactly what Enforce would start.
 """
 
@@ -16,6 +17,7 @@ from audit_remediator.checks import api_check_name, check_info
 from audit_remediator.models.notifications import AuditCompletionNotification, FindingNotification
 from audit_remediator.models.plan import (
     MAX_FINDING_IDS_PER_TASK,
+    ApprovalNeed,
     AuditFilterTarget,
     AuditPlan,
     CappedGroup,
@@ -123,7 +125,8 @@ def plan_audit(
     """The audit's plan; checks in `handled_by_findings` are left to the finding windows that own them."""
     skipped: dict[str, str] = {}
     capped: list[CappedGroup] = []
-    entries: dict[Mode, list[_Entry]] = {"enforce": [], "dry-run": []}
+    entries: dict[Mode, list[_Entry]] = {"enforce": [], "approve": [], "dry-run": []}
+    over_cap: list[MitigationTaskSpec] = []
     complete = notification.task_status == "COMPLETED"
     for detail in notification.audit_details:
         check = api_check_name(detail.check_name)
@@ -149,23 +152,20 @@ def plan_audit(
         affected = detail.non_compliant_resources_count
         for rule in matched:
             actions = _action_names(rule, settings)
-            if rule.max_resources is not None and affected > rule.max_resources:
-                capped.append(
-                    CappedGroup(
-                        check=check,
-                        affected_resources=affected,
-                        max_resources=rule.max_resources,
-                        actions=actions,
-                    )
+            entry = _Entry(check, tuple(actions), set(rule.reason_codes), affected)
+            if rule.max_resources is not None and affected > rule.max_resources and rule.mode != "dry-run":
+                reason = f"over its cap: {affected} affected resources > maxResources {rule.max_resources}"
+                over_cap.extend(
+                    task.model_copy(update={"approval": ApprovalNeed(reason=reason, findings=affected)})
+                    for task in _tasks_for_mode(notification.task_id, rules.version, "approve", [entry])
                 )
-                skipped[check] = f"capped: {affected} affected resources > maxResources {rule.max_resources}"
                 continue
-            entries[rule.mode].append(_Entry(check, tuple(actions), set(rule.reason_codes), affected))
+            entries[rule.mode].append(entry)
     tasks = [
         task
-        for mode in ("enforce", "dry-run")
+        for mode in ("enforce", "approve", "dry-run")
         for task in _tasks_for_mode(notification.task_id, rules.version, mode, entries[mode])
-    ]
+    ] + over_cap
     return AuditPlan(
         account_id=notification.account_id,
         audit_task_id=notification.task_id,

@@ -7,8 +7,12 @@ is the healthy outcome.
 
 - audit: an on-demand audit of the workshop fleet plus a revoked CA and conflicting client ids; its
   notification (AuditNotificationRole) reaches the function, whose execution quarantines (deny-all
-  policy attached and verified), deactivates the device and CA certificates, enables logging and
-  publishes a finding; the report reaches RemediationReportsTopic.
+  policy attached and verified), deactivates the device certificate, enables logging and publishes a
+  finding, asks for the CA group's approval (ApprovalRequestFunction keeps the token and publishes the
+  request), and once an operator approves it deactivates the CA certificate; the report reaches
+  RemediationReportsTopic.
+- approval-expired-by-pull: a policy group waits for approval; the kill switch is pulled, and
+  ApprovalExpiryFunction (invoked by the switch's EventBridge rule) expires it: nothing starts.
 - policy-replacement: the workflow runs a task replacing an overly permissive policy's default
   version (its rule is dry-run in rules.yaml, so no audit starts it).
 - finding-window: a per-finding notification claims the finding into its window's inbox; the window's
@@ -39,9 +43,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
+from remediator_cli import approvals
 from sandbox import LambdaFunctionError, Sandbox, Stack
 from sandbox.fleet import Seeder
 from sandbox.securityhub.integration import disable_security_hub, enable_security_hub
+from sandbox.operator_account import SandboxAccount
 from sandbox.workflow import TIME_SCALE, Workflow, audit_plan, task
 from tests.conftest import ROOT, with_message
 
@@ -122,7 +128,8 @@ def _audit(run: Run) -> None:
     fleet.revoked_ca_certificate()
     fleet.conflicting_client_ids()
     audit = sb.client("iot").start_on_demand_audit_task(targetCheckNames=list(AUDIT_CHECKS))["taskId"]
-    sb.settle(timeout=SETTLE_SECONDS)
+    # Not the executions: the CA group waits for its approval below.
+    sb.settle(timeout=SETTLE_SECONDS, executions=False)
     sent = [p for p in sb.emulator.published if p.kind == "audit"]
     if [p.error for p in sent] != [None]:
         run.problems.append(f"audit notification not sent: {[p.error for p in sent]}")
@@ -130,6 +137,8 @@ def _audit(run: Run) -> None:
     executions = run.wf.executions()
     if len(executions) != 1:
         run.problems.append(f"{len(executions)} executions for audit {audit}")
+        return
+    if not _approve_pending(run, audit):
         return
     result = run.wf.wait(executions[0])
     _invocations(run)
@@ -139,6 +148,60 @@ def _audit(run: Run) -> None:
         run.problems.append("the report did not reach RemediationReportsTopic")
     if not any("findingId" in message for message in reports):
         run.problems.append("no finding was published to RemediationReportsTopic")
+
+
+def _pending(run: Run, audit_task_id: str) -> list[dict[str, Any]]:
+    """The audit's approvals still waiting, once the workflow asked for them (or [] after SETTLE_SECONDS)."""
+    account = SandboxAccount(run.sb)
+    stack = account.stack(run.stack.name)
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while True:
+        with run.sb.calls.pause():
+            waiting = [a for a in approvals.pending(account, stack) if a["auditTaskId"] == audit_task_id]
+        if waiting or time.monotonic() > deadline:
+            return waiting
+        time.sleep(0.02)
+
+
+def _approve_pending(run: Run, audit_task_id: str) -> bool:
+    """An operator approves the audit's one waiting group (the operator's calls are not the stack's)."""
+    waiting = _pending(run, audit_task_id)
+    if len(waiting) != 1:
+        run.problems.append(f"{len(waiting)} approvals pending for audit {audit_task_id}, not one")
+        return False
+    account = SandboxAccount(run.sb)
+    with run.sb.calls.pause(faults=False):
+        approvals.decide(
+            account, account.stack(run.stack.name), audit_task_id, waiting[0]["taskId"], "approve"
+        )
+    return True
+
+
+def _approval_expired_by_pull(run: Run) -> None:
+    iot = run.sb.client("iot")
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}],
+    }
+    with run.sb.calls.pause():
+        iot.create_policy(policyName="AllowAll", policyDocument=json.dumps(document))
+    audit = run.wf.seed_audit(
+        {POLICY_CHECK: [{"policyVersionIdentifier": {"policyName": "AllowAll", "policyVersionId": "1"}}]}
+    )
+    name = run.wf.deliver(run.wf.audit_notification(audit)).get("execution", {}).get("name")
+    if not name or len(_pending(run, audit.task_id)) != 1:
+        run.problems.append(f"no approval pending for audit {audit.task_id}")
+        return
+    switch = str(run.stack.outputs["KillSwitchParameterName"])
+    with run.sb.calls.pause():
+        run.sb.client("ssm").put_parameter(Name=switch, Value="pulled", Overwrite=True)
+    _report(run, run.wf.wait(run.wf.execution_arn(name)), expected="needs-human")
+    outcomes = [
+        (o.get("status"), str(o.get("reason", "")).endswith("kill switch pulled; nothing was started"))
+        for o in run.report.get("tasks", [])
+    ]
+    if outcomes != [("APPROVAL_EXPIRED", True)]:
+        run.problems.append(f"the pull did not expire the pending approval: {run.report.get('tasks')}")
 
 
 def _policy_replacement(run: Run) -> None:
@@ -330,6 +393,7 @@ SCENARIOS: Final[Mapping[str, Callable[[Run], None]]] = {
     "finding-window": _finding_window,
     "reconciliation": _reconciliation,
     "audit": _audit,
+    "approval-expired-by-pull": _approval_expired_by_pull,
     "quarantine-blocked": _quarantine_blocked,
     "leaked-slot": _leaked_slot,
     "failure-destination": _failure_destination,

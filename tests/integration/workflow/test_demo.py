@@ -41,8 +41,10 @@ def test_the_demo_remediates_the_workshop_fleet_and_says_so(
         "ok   SensorDevice02 is in the quarantine group iot-audit-remediator-quarantine",
         "ok   the deny-all policy iot-audit-remediator-quarantine-deny-all is attached to the quarantine group",
         "ok   logging is enabled at ERROR",
-        "ok   the overly permissive policy is left as is (dry-run rule)",
-        "ok   the report lists the policy check as a dry-run",
+        "ok   the policy group waited for approval",
+        "ok   the operator approved it with the command line",
+        "ok   one policy's default version is now the blank one",
+        "ok   the report records who approved the policy group",
         "every expected change happened",
     ):
         assert line in out
@@ -58,6 +60,8 @@ def test_the_demo_remediates_the_workshop_fleet_and_says_so(
     assert "FAIL SensorDevice01 is in the quarantine group" in text.getvalue()
     assert "FAIL logging is enabled at ERROR" in text.getvalue()
     assert "FAIL the deny-all policy" in text.getvalue()
+    assert "FAIL one policy's default version is now the blank one" in text.getvalue()
+    assert "$ remediator approve " + run.audit_task_id in out
 
 
 def test_a_rules_error_ends_the_demo_with_one_clear_line(tmp_path: Path) -> None:

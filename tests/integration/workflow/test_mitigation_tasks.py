@@ -18,6 +18,7 @@ from sandbox.workflow import (
     events_of,
     task,
 )
+from tests.integration.workflow.test_approvals import cli, pending_of
 
 ACCOUNT = {"account": "123456789012"}
 LOGGING = "LOGGING_DISABLED_CHECK"
@@ -47,15 +48,17 @@ def start_attempts(wf: Workflow) -> list[tuple[str, str, str]]:
 
 
 def test_an_audit_notification_is_remediated_recorded_and_reported(wf: Workflow) -> None:
-    # Given an audit with a shared certificate, logging off and an overly permissive policy (dry-run rule)
+    # Given an audit with a shared certificate, logging off and an overly permissive policy (approve rule)
     device = wf.device("AuditedSensor")
     policy = {"policyVersionIdentifier": {"policyName": "AllowAll", "policyVersionId": "1"}}
     audit = wf.seed_audit(
         {SHARED: [device], LOGGING: [ACCOUNT], "IOT_POLICY_OVERLY_PERMISSIVE_CHECK": [policy]}
     )
 
-    # When its completion notification reaches the handler and the workflow runs
+    # When its completion notification reaches the handler, the workflow runs and an operator rejects the policy group
     outcome = wf.deliver(wf.audit_notification(audit))
+    [waiting] = pending_of(wf, audit)
+    assert cli(wf, "reject", audit.task_id, waiting["taskId"]).exit_code == 0
     result = wf.wait(wf.execution_arn(outcome["execution"]["name"]))
 
     # Then one task per planned enforce task is started, with the plan's id and token, and followed to the end
@@ -72,16 +75,20 @@ def test_an_audit_notification_is_remediated_recorded_and_reported(wf: Workflow)
         SHARED: {"total": 1, "succeeded": 1, "failed": 0, "skipped": 0, "canceled": 0},
         LOGGING: {"total": 1, "succeeded": 1, "failed": 0, "skipped": 0, "canceled": 0},
     }
-    [dry_run] = summary["dryRun"]
-    assert dry_run["request"]["AuditCheckToActionsMapping"] == {
+    assert waiting["request"]["AuditCheckToActionsMapping"] == {
         "IOT_POLICY_OVERLY_PERMISSIVE_CHECK": [wf.action("ReplacePolicyWithBlankAction")]
     }
+    assert [(a["taskId"], a["status"]) for a in summary["approvals"]] == [
+        (waiting["taskId"], "APPROVAL_REJECTED")
+    ]
     # And every task and the summary are in the history table, the report on the reports topic
     records = wf.history(audit.task_id)
     written = {sk for sk in records if sk.startswith(("TASK#", "SUMMARY#"))}
     assert written == {f"TASK#{task_id}" for task_id in planned} | {f"SUMMARY#{outcome['rulesVersion']}"}
     assert records[f"SUMMARY#{outcome['rulesVersion']}"]["report"] == summary
-    assert wf.reports(at_least=1) == [summary]
+    published = wf.reports(at_least=2)
+    assert [m for m in published if m.get("kind") == "remediation-report"] == [summary]
+    assert [m["taskId"] for m in published if m.get("kind") == "approval-request"] == [waiting["taskId"]]
 
 
 @pytest.mark.parametrize("accepted", [True, False], ids=["accepted-then-500", "500-before-accepting"])

@@ -4,6 +4,7 @@ must leave alone and what it has remediated too often (failure-modes D29, D32, D
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -28,6 +29,22 @@ def report(result: ExecutionResult) -> dict[str, Any]:
 def run(wf: Workflow, audit: SeededAudit) -> tuple[dict[str, Any], dict[str, Any]]:
     outcome = wf.deliver(wf.audit_notification(audit))
     return outcome, report(wf.wait(wf.execution_arn(outcome["execution"]["name"])))
+
+
+def run_until_approval_expires(wf: Workflow, audit: SeededAudit) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The audit remediated with no operator answering: its groups awaiting approval expire (24 h of
+    sandbox time) and nothing of them starts."""
+    outcome = wf.deliver(wf.audit_notification(audit))
+    arn = wf.execution_arn(outcome["execution"]["name"])
+    deadline = time.monotonic() + 30
+    while not any(key.startswith("APPROVAL#") for key in wf.history(audit.task_id)):
+        assert time.monotonic() < deadline, "no approval was asked"
+        time.sleep(0.02)
+    assert wf.start_calls() == []
+    # (the workflow waits on the token once the request is out: then its time-out runs on the sandbox clock)
+    wf.sb.clock.wait_for_waiters(1)
+    wf.sb.clock.advance(86400 + 1)
+    return outcome, report(wf.wait(arn))
 
 
 def certificate_status(wf: Workflow, certificate_id: str) -> str:
@@ -71,15 +88,16 @@ def test_a_policy_reaching_40_devices_is_counted_as_40_although_the_audit_report
     # Given one finding on a policy attached to 10 certificates that 40 things use (the rule caps 25 devices)
     audit = wf.seed_audit({POLICY: [policy_reaching(wf, things=40, per_certificate=4)]})
 
-    # When the audit is remediated
-    outcome, summary = run(wf, audit)
+    # When the audit is remediated and no one approves it
+    outcome, summary = run_until_approval_expires(wf, audit)
 
-    # Then the notification's one resource became 40 devices counted from IoT, and the group waits, unstarted
+    # Then the notification's one resource became 40 devices counted from IoT, and the group waited, unstarted
     assert outcome["mitigationTasks"][0]["affectedResources"] == 1
-    [waiting] = summary["awaitingApproval"]
+    [waiting] = summary["analysis"]
+    assert waiting["status"] == "APPROVAL_REQUESTED"
     assert waiting["affectedDevices"] == 40
-    assert waiting["reason"] == f"40 affected devices > {POLICY} rule maxDevices 25"
-    assert summary["tasks"] == []
+    assert waiting["reason"] == f"over its cap: 40 affected devices > {POLICY} rule maxDevices 25"
+    assert [t["status"] for t in summary["tasks"]] == ["APPROVAL_EXPIRED"]
     assert summary["result"] == "needs-human"
     assert wf.start_calls() == []
     assert wf.sb.calls.of("iot", "ListTargetsForPolicy")
@@ -101,15 +119,17 @@ def test_an_enforce_group_over_its_device_cap_is_never_partially_started(wf: Wor
         }
     )
 
-    outcome, summary = run(wf, audit)
+    outcome, summary = run_until_approval_expires(wf, audit)
 
-    # Then no task of the group starts, not even for the logging check it shares
+    # Then the whole group waits for approval, and without it no task starts, not even for the logging check
     assert len([t for t in outcome["mitigationTasks"] if t["mode"] == "enforce"]) == 1
-    assert [w["affectedDevices"] for w in summary["awaitingApproval"]] == [51]
+    assert [(w["status"], w["affectedDevices"]) for w in summary["analysis"]] == [("APPROVAL_REQUESTED", 51)]
     assert wf.start_calls() == []
     assert certificate_status(wf, certificate["certificateId"]) == "ACTIVE"
     records = wf.history(audit.task_id)
-    assert records[next(k for k in records if k.startswith("SUMMARY#"))]["report"]["awaitingApproval"]
+    assert [
+        t["status"] for t in records[next(k for k in records if k.startswith("SUMMARY#"))]["report"]["tasks"]
+    ] == ["APPROVAL_EXPIRED"]
 
 
 def test_a_protected_things_finding_is_never_mitigated_while_the_rest_of_its_group_is(wf: Workflow) -> None:

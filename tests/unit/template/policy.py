@@ -24,6 +24,8 @@ RUNTIME_ROLES = (
     "ResourceStateFunctionRole",
     "ReconcileFunctionRole",
     "SecurityHubSyncFunctionRole",
+    "ApprovalRequestFunctionRole",
+    "ApprovalExpiryFunctionRole",
 )
 MITIGATION_ACTIONS = (
     "EnableErrorLoggingAction",
@@ -251,8 +253,8 @@ def _sweep_rules(stack: Stack) -> list[str]:
 
 @check
 def lambda_invoke(stack: Stack) -> list[str]:
-    """§9.3: only SNS, from AuditEventsTopic, may invoke AuditEventsFunction, and only the sweep's schedule
-    ReconcileFunction."""
+    """§9.3: only SNS, from AuditEventsTopic, may invoke AuditEventsFunction; only the sweep's schedule,
+    ReconcileFunction; only the kill switch's rule, ApprovalExpiryFunction."""
     problems: list[str] = []
     permissions = stack.of_type("AWS::Lambda::Permission")
     if not permissions:
@@ -262,6 +264,10 @@ def lambda_invoke(stack: Stack) -> list[str]:
         stack.ref("ReconcileFunction"): (
             "events.amazonaws.com",
             {stack.get_att(rule, "Arn") for rule in _sweep_rules(stack)},
+        ),
+        stack.ref("ApprovalExpiryFunction"): (
+            "events.amazonaws.com",
+            {stack.get_att("KillSwitchChangedRule", "Arn")},
         ),
     }
     for logical_id in permissions:
@@ -590,6 +596,7 @@ def state_machine_role_least_privilege(stack: Stack) -> list[str]:
         "lambda:InvokeFunction": {
             stack.get_att("PreStartAnalysisFunction", "Arn"),
             stack.get_att("ResourceStateFunction", "Arn"),
+            stack.get_att("ApprovalRequestFunction", "Arn"),
         }
         | ({stack.get_att("SecurityHubSyncFunction", "Arn")} if _security_hub_sync(stack) else set()),
         # Leaked mitigation task slots: which executions of this state machine still run (resource: stateMachine).
@@ -802,6 +809,11 @@ def remediation_key_policy(stack: Stack) -> list[str]:
         role_arn["PreStartAnalysisFunctionRole"]: {f"dynamodb.{REGION}.amazonaws.com"},
         role_arn["ResourceStateFunctionRole"]: {f"dynamodb.{REGION}.amazonaws.com"},
         role_arn["ReconcileFunctionRole"]: {f"dynamodb.{REGION}.amazonaws.com"},
+        role_arn["ApprovalRequestFunctionRole"]: {
+            f"sns.{REGION}.amazonaws.com",
+            f"dynamodb.{REGION}.amazonaws.com",
+        },
+        role_arn["ApprovalExpiryFunctionRole"]: {f"dynamodb.{REGION}.amazonaws.com"},
         f"arn:{PARTITION}:iam::{ACCOUNT}:root": {
             f"sqs.{REGION}.amazonaws.com",
             f"dynamodb.{REGION}.amazonaws.com",
@@ -1186,8 +1198,12 @@ def operator_policy_least_privilege(stack: Stack) -> list[str]:
         "cloudformation:DescribeStacks": {arn("cloudformation", f"stack/{STACK_NAME}/*")},
         "states:ListExecutions": {machine},
         "states:DescribeExecution": {arn("states", f"execution:{machine_name}:*")},
-        "dynamodb:Query": {history},
+        "dynamodb:Query": {history, f"{history}/index/PendingApprovals"},
         "dynamodb:GetItem": {history},
+        "dynamodb:UpdateItem": {history},
+        # Step Functions authorizes a callback by its task token: the answer names no resource.
+        "states:SendTaskSuccess": {"*"},
+        "states:SendTaskFailure": {"*"},
         "kms:Decrypt": {stack.get_att("RemediationKey", "Arn")},
         "ssm:GetParameter": {switch},
         "ssm:GetParameterHistory": {switch},

@@ -21,7 +21,11 @@ MAX_TASKS_PER_EXECUTION = 40
 MAX_HELD_LISTED = 10
 MAX_GROUPS = 25
 
-GroupStatus = Literal["READY", "AWAITING_APPROVAL", "NOTHING_TO_START", "ANALYSIS_FAILED"]
+# AWAITING_APPROVAL: held for a human, nothing of it in this run (too many tasks for one execution);
+# APPROVAL_REQUESTED: its tasks go on in mode approve and wait for an operator's decision.
+GroupStatus = Literal[
+    "READY", "APPROVAL_REQUESTED", "AWAITING_APPROVAL", "NOTHING_TO_START", "ANALYSIS_FAILED"
+]
 HeldStatus = Literal["EXCLUDED", "ESCALATED"]
 
 

@@ -18,7 +18,7 @@ from audit_remediator.models.identifiers import (
     ReasonCode,
 )
 
-Mode = Literal["enforce", "dry-run"]
+Mode = Literal["enforce", "approve", "dry-run"]
 RemediationMode = Literal["Enforce", "DryRun"]
 Decision = Literal["remediate", "no-action", "rejected", "duplicate"]
 Kind = Literal["audit", "finding", "unknown"]
@@ -46,8 +46,17 @@ class FindingIdsTarget(_Wire):
     finding_ids: list[FindingId] = Field(min_length=1, max_length=MAX_FINDING_IDS_PER_TASK)
 
 
+class ApprovalNeed(_Wire):
+    """Why a group waits for an operator before it starts, and what it would affect."""
+
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    findings: int | None = Field(default=None, ge=0)
+    affected_devices: int | None = Field(default=None, ge=0)
+
+
 class MitigationTaskSpec(_Wire):
-    """One StartAuditMitigationActionsTask call, exactly as it would be made."""
+    """One StartAuditMitigationActionsTask call, exactly as it would be made; `approval` is set on a
+    group that waits for an operator (mode approve)."""
 
     task_id: MitigationTaskId
     client_request_token: ClientRequestToken
@@ -59,6 +68,7 @@ class MitigationTaskSpec(_Wire):
     ] = Field(min_length=1)
     checks: list[CheckName]
     affected_resources: int = Field(ge=0)
+    approval: ApprovalNeed | None = None
 
 
 class CappedGroup(_Wire):
