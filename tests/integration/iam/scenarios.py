@@ -46,8 +46,8 @@ from typing import Any, Final
 from remediator_cli import approvals
 from sandbox import LambdaFunctionError, Sandbox, Stack
 from sandbox.fleet import Seeder
-from sandbox.securityhub.integration import disable_security_hub, enable_security_hub
 from sandbox.operator_account import SandboxAccount
+from sandbox.securityhub.integration import disable_security_hub, enable_security_hub
 from sandbox.workflow import TIME_SCALE, Workflow, audit_plan, task
 from tests.conftest import ROOT, with_message
 
