@@ -14,7 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from audit_remediator import approvals
-from audit_remediator.models.plan import FindingWindow, FindingWindowPlan
+from audit_remediator.models.plan import (
+    AuditFilterTarget,
+    FindingWindow,
+    FindingWindowPlan,
+    MitigationTaskSpec,
+)
 from audit_remediator.models.resource_state import PAGE_SIZE
 from audit_remediator.planner import window_batches
 from tools.sam_template import load
@@ -646,6 +651,22 @@ def window_plan(prefix: str, finding_ids: list[str]) -> FindingWindowPlan:
         },
         task_id_prefix=prefix,
         client_request_token_prefix="t" + prefix[:39],
+        over_cap_task=MitigationTaskSpec(
+            task_id=prefix + "-whole",
+            client_request_token="t" + prefix[:39],
+            mode="approve",
+            target=AuditFilterTarget(
+                audit_task_id="a" * 32,
+                audit_check_to_reason_code_filter={
+                    "DEVICE_CERTIFICATE_EXPIRING_CHECK": ["DEVICE_CERTIFICATE_EXPIRING"]
+                },
+            ),
+            audit_check_to_actions_mapping={
+                "DEVICE_CERTIFICATE_EXPIRING_CHECK": ["stack-PublishFindingToReportsAction"]
+            },
+            checks=["DEVICE_CERTIFICATE_EXPIRING_CHECK"],
+            affected_resources=0,
+        ),
     )
 
 

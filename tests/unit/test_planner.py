@@ -440,3 +440,22 @@ def test_a_finding_ids_target_over_the_api_limit_is_refused_by_our_own_model() -
     assert FindingIdsTarget(finding_ids=ids[:-1]).finding_ids == ids[:-1]
     with pytest.raises(ValidationError, match="at most 25 items"):
         FindingIdsTarget(finding_ids=ids)
+
+
+def test_a_window_carries_the_whole_check_task_it_becomes_over_its_cap() -> None:
+    # A window over its cap is never started in part: it becomes the rule's whole check of the audit
+    rules = load_rules()
+    notification = finding()
+    rule, _ = finding_rule(notification, rules)
+    assert rule is not None
+    _, plan = plan_finding_window(notification, rule, rules, ENFORCE, "123456789012", 1_763_608_499.0)
+
+    task = plan.over_cap_task
+    assert task.mode == ("dry-run" if rule.mode == "dry-run" else "approve")
+    assert task.target.model_dump(by_alias=True) == {
+        "auditTaskId": notification.task_id,
+        "auditCheckToReasonCodeFilter": {plan.check: sorted(rule.reason_codes)},
+    }
+    assert task.audit_check_to_actions_mapping == plan.audit_check_to_actions_mapping
+    assert TASK_ID.match(task.task_id)
+    assert not task.task_id.startswith(plan.task_id_prefix)

@@ -221,8 +221,21 @@ def plan_finding_window(
         },
         task_id_prefix=f"{notification.task_id}-{digest[:16]}",
         client_request_token_prefix=_digest("token", digest)[:40],
+        over_cap_task=_whole_check_task(notification, rule, settings, rules.version),
     )
     return f"findings-{digest[:40]}", plan
+
+
+def _whole_check_task(
+    notification: FindingNotification, rule: ResolvedRule, settings: PlanSettings, rules_version: str
+) -> MitigationTaskSpec:
+    """The task a window over its cap becomes: the rule's whole check in the audit, as the audit's own plan
+    would start it; over a cap it waits for approval, as an audit's group does. Its count is the window's."""
+    check = api_check_name(notification.check_name)
+    mode: Mode = "dry-run" if rule.mode == "dry-run" else "approve"
+    entry = _Entry(check, tuple(_action_names(rule, settings)), set(rule.reason_codes), 0)
+    [task] = _tasks_for_mode(notification.task_id, rules_version, mode, [entry])
+    return task
 
 
 def window_batches(plan: FindingWindowPlan, finding_ids: list[str]) -> list[MitigationTaskSpec]:

@@ -3,6 +3,8 @@ most 25 finding ids (issue item 2, failure-mode C24)."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +25,7 @@ from sandbox.workflow import (
 EXPIRING = "DEVICE_CERTIFICATE_EXPIRING_CHECK"
 SHARED = "DEVICE_CERTIFICATE_SHARED_CHECK"
 WINDOW_SECONDS = 3600
+APPROVAL_EXPIRY_SECONDS = 86400  # the template's default ApprovalExpirySeconds
 
 
 @pytest.fixture(scope="module")
@@ -138,26 +141,46 @@ def test_twenty_six_findings_are_split_into_two_tasks(wf: Workflow, held_window:
     assert report(result)["totals"]["findings"]["succeeded"] == 26
 
 
-def test_a_window_over_its_rule_cap_starts_nothing(wf: Workflow, held_window: HeldWindow) -> None:
+def approval_requests(wf: Workflow, audit_task_id: str, timeout: float = 30.0) -> list[dict[str, Any]]:
+    """The audit's approval records, once the workflow has asked for one."""
+    deadline = time.monotonic() + timeout
+    while True:
+        records = [v for k, v in wf.history(audit_task_id).items() if k.startswith("APPROVAL#")]
+        if records or time.monotonic() > deadline:
+            return records
+        time.sleep(0.02)
+
+
+def test_a_window_over_its_rule_cap_waits_whole_for_approval_and_expired_starts_nothing(
+    wf: Workflow, held_window: HeldWindow
+) -> None:
     # The shared-certificate rule allows 25 affected resources; 26 need a human
     outcomes, _ = deliver_findings(wf, SHARED, 26)
     held_window.close()
     name, plan = window_of(outcomes)
 
-    result = wf.wait(wf.execution_arn(name))
+    # Then the window's findings wait as one group for approval: the rule's whole check of the audit, never a part
+    [request] = approval_requests(wf, plan["auditTaskId"])
+    assert wf.start_calls() == []
+    assert request["status"] == "PENDING"
+    assert request["taskId"] == plan["overCapTask"]["taskId"]
+    sent = json.loads(request["request"])
+    assert sent["Target"] == {
+        "AuditTaskId": plan["auditTaskId"],
+        "AuditCheckToReasonCodeFilter": plan["overCapTask"]["target"]["auditCheckToReasonCodeFilter"],
+    }
+    assert sent["AuditCheckToActionsMapping"] == plan["auditCheckToActionsMapping"]
 
+    # And unanswered, it expires and nothing starts (the time-out runs on the sandbox clock once the wait begins)
+    wf.sb.clock.wait_for_waiters(1)
+    wf.sb.clock.advance(APPROVAL_EXPIRY_SECONDS + 1)
+    result = wf.wait(wf.execution_arn(name))
     assert wf.start_calls() == []
     summary = report(result)
     assert summary["result"] == "needs-human"
-    assert summary["capped"] == [
-        {
-            "check": SHARED,
-            "affectedResources": 26,
-            "maxResources": 25,
-            "actions": plan["auditCheckToActionsMapping"][SHARED],
-            "reason": "over the rule maxResources",
-        }
-    ]
+    assert summary["capped"] == []
+    [outcome] = summary["tasks"]
+    assert (outcome["status"], outcome["mode"]) == ("APPROVAL_EXPIRED", "approve")
 
 
 def test_a_window_that_has_already_closed_is_not_waited_for(wf: Workflow, held_window: HeldWindow) -> None:

@@ -112,6 +112,9 @@ class FindingWindowPlan(_Wire):
     audit_check_to_actions_mapping: dict[CheckName, list[MitigationActionName]]
     task_id_prefix: Annotated[str, Field(max_length=100, pattern=r"^[a-zA-Z0-9_-]+$")]
     client_request_token_prefix: Annotated[str, Field(max_length=40, pattern=r"^[a-zA-Z0-9_-]+$")]
+    # More findings than the window takes: the whole check of the audit as one task (audit filter target, no
+    # ids in state), which waits for an operator unless the rule is a dry run.
+    over_cap_task: MitigationTaskSpec
 
 
 class FindingClaim(_Wire):
