@@ -32,6 +32,7 @@ class Driver(Protocol):
     report_timeout: float
 
     def client(self, service: str) -> Any: ...
+    def reject(self, audit_task_id: str, group: str, reason: str) -> None: ...
     def connect(self, devices: Sequence[Device]) -> None: ...
     def start_audit(self) -> str: ...
     def idle(self) -> None: ...
@@ -71,6 +72,17 @@ class SandboxDriver:
             self.sb.close()
             raise
         self.outputs = {key: str(value) for key, value in stack.outputs.items()}
+        self.stack_name = stack.name
+
+    def reject(self, audit_task_id: str, group: str, reason: str) -> None:
+        """What `remediator reject` does, as the sandbox's operator."""
+        from remediator_cli import approvals
+        from remediator_cli.stack import Stack
+        from sandbox.operator_account import SandboxAccount
+
+        account = SandboxAccount(self.sb)
+        stack = Stack(name=self.stack_name, region=account.region, outputs=self.outputs)
+        approvals.decide(account, stack, audit_task_id, group, "reject", reason)
 
     def client(self, service: str) -> Any:
         return self.sb.client(service)
@@ -124,6 +136,7 @@ class AwsDriver:
         self.session = session or boto3.session.Session()
         stack = self.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
         self.outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        self.stack_name = stack_name
         parameters = {p["ParameterKey"]: p.get("ParameterValue") for p in stack.get("Parameters", [])}
         mode = parameters.get("RemediationMode")
         if mode == "Enforce" and not enforce:
@@ -149,6 +162,15 @@ class AwsDriver:
         disabled = [check for check in self.checks if not checks.get(check, {}).get("enabled")]
         if disabled:
             raise RefusedError(f"the account's audit configuration does not enable {', '.join(disabled)}")
+
+    def reject(self, audit_task_id: str, group: str, reason: str) -> None:
+        """What `remediator reject` does, with the run's own credentials."""
+        from remediator_cli import approvals
+        from remediator_cli.stack import AwsAccount, Stack
+
+        account = AwsAccount(self.session)
+        stack = Stack(name=self.stack_name, region=account.region, outputs=self.outputs)
+        approvals.decide(account, stack, audit_task_id, group, "reject", reason)
 
     def client(self, service: str) -> Any:
         return self.session.client(service)

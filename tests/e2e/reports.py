@@ -44,7 +44,14 @@ def wait_for_report(driver: Driver, queue: ReportQueue, audit_task_id: str) -> d
         for message in received.get("Messages", []):
             body: dict[str, Any] = json.loads(message["Body"])
             sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=message["ReceiptHandle"])
-            if body.get("kind") == "remediation-report" and body.get("auditTaskId") == audit_task_id:
+            if body.get("auditTaskId") != audit_task_id:
+                continue
+            if body.get("kind") == "approval-request":
+                # The run leaves the fleet's policy alone, as an operator rejecting the group would.
+                driver.reject(
+                    audit_task_id, body["taskId"], "end-to-end run: the throw-away fleet's policy stays"
+                )
+            if body.get("kind") == "remediation-report":
                 return body
         driver.idle()
     raise TimeoutError(f"no remediation report for audit {audit_task_id} after {driver.report_timeout:.0f} s")
