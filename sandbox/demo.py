@@ -4,8 +4,9 @@ Deploys template.yaml into a fresh sandbox with RemediationMode=Enforce, seeds t
 sensors sharing one certificate under an allow-everything policy, logging off, one healthy sensor), runs
 the stack's scheduled audit and lets its completion notification go SNS -> AuditEventsFunction ->
 RemediationStateMachine. The policy group waits for approval: the demo approves it with `remediator
-approve`, as an operator would, and the policy's blank version becomes its default. Prints the fleet before and after, the mitigation tasks and the report that
-reached RemediationReportsTopic. Exit status 1 if an expected change did not happen (or an unexpected
+approve`, as an operator would, and the policy's blank version becomes its default. Prints the fleet
+before and after with what the workflow verified per device, policy and account, the mitigation tasks
+and the report that reached RemediationReportsTopic. Exit status 1 if an expected change did not happen (or an unexpected
 one did) or the demo could not run, 0 otherwise. The handler's own logs and metrics go to a log file, or
 with `-v` to stderr (sandbox.cli_output); a failure ends with one line, and `-v` adds its stack trace.
 """
@@ -24,6 +25,7 @@ from typing import Any, Final, TextIO
 
 from sandbox.cli_output import add_output_arguments, operator_output
 from sandbox.demo_approval import ApprovalRoundTrip, approve_waiting_group
+from sandbox.demo_verification import NOT_TOUCHED, verification_by_subject
 from sandbox.iam.reporting import denial_lines
 from sandbox.iam.service_contexts import Readings
 from sandbox.subscriptions import subscribe_queue
@@ -88,13 +90,20 @@ def table(rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def before_after(before: list[Setting], after: list[Setting]) -> str:
+def before_after(before: list[Setting], after: list[Setting], verification: dict[str, str]) -> str:
     now = {(s.subject, s.name): s.value for s in after}
-    rows = [("DEVICE / RESOURCE", "SETTING", "BEFORE", "AFTER", "CHANGE")]
+    rows = [("DEVICE / RESOURCE", "SETTING", "BEFORE", "AFTER", "CHANGE", "VERIFIED")]
     for setting in before:
         value = now.get((setting.subject, setting.name), "?")
         rows.append(
-            (setting.subject, setting.name, setting.value, value, "changed" if value != setting.value else "")
+            (
+                setting.subject,
+                setting.name,
+                setting.value,
+                value,
+                "changed" if value != setting.value else "",
+                verification.get(setting.subject, NOT_TOUCHED),
+            )
         )
     return table(rows)
 
@@ -132,6 +141,8 @@ class DemoRun:
     # What IAM refused during the run (sandbox.iam), one line each: any refusal fails the demo.
     denied: list[str]
     approval: ApprovalRoundTrip
+    # Per device, policy and "account": the verification of every finding that reached it.
+    verification: dict[str, str]
 
 
 def run_demo(template: Path = TEMPLATE, readings: Readings | None = None) -> DemoRun:
@@ -191,6 +202,9 @@ def run_demo(template: Path = TEMPLATE, readings: Readings | None = None) -> Dem
             ],
             denied=denied(),
             approval=approval,
+            verification=verification_by_subject(
+                sandbox.client("dynamodb"), stack.physical_ids["RemediationTable"], audit_task_id
+            ),
         )
 
 
@@ -325,6 +339,19 @@ def expectations(run: DemoRun) -> list[tuple[str, bool]]:
             [t.get("approval", {}).get("decision") for t in approved] == ["approved"],
         )
     )
+    changed = {key[0] for key in before if before[key] != after.get(key)}
+    checks.append(
+        (
+            "every changed device, policy and the account setting is verified",
+            bool(changed) and all(run.verification.get(subject) == "verified" for subject in changed),
+        )
+    )
+    checks.append(
+        (
+            "nothing untouched was verified as changed",
+            all(subject in changed for subject in run.verification),
+        )
+    )
     checks.append(("the workflow succeeded", run.execution_status == "SUCCEEDED"))
     checks.append(("the report says full-success", run.report_message.get("result") == "full-success"))
     checks.append(("the report on the topic is the execution's output", run.report_message == run.report))
@@ -341,7 +368,7 @@ def render(run: DemoRun, out: TextIO) -> bool:
         file=out,
     )
     print("Fleet before and after", file=out)
-    print(before_after(run.before, run.after), file=out)
+    print(before_after(run.before, run.after, run.verification), file=out)
     print("\nApproval request published to RemediationReportsTopic", file=out)
     print(f"  {run.approval.request.get('summary', '')}", file=out)
     print(f"\n$ {run.approval.command}", file=out)

@@ -34,8 +34,16 @@ def test_the_demo_remediates_the_workshop_fleet_and_says_so(
     # The handler's log lines and EMF metric documents went to the log file, not among the output
     assert not [line for line in (out + err).splitlines() if line.startswith('{"')]
     assert '"_aws"' in (tmp_path / "demo.log").read_text()
-    header, rule = out.split("Fleet before and after\n", 1)[1].splitlines()[:2]
+    header, rule, *rows = out.split("Fleet before and after\n", 1)[1].split("\n\n", 1)[0].splitlines()
     assert len(header.split()) >= len(rule.split())
+    assert header.split()[-1] == "VERIFIED"
+    verified_column = {(row.split()[0], row.split()[-1]) for row in rows if row.split()[0] != "policy"}
+    assert verified_column == {
+        ("SensorDevice01", "verified"),
+        ("SensorDevice02", "verified"),
+        ("HealthySensor01", "-"),
+        ("account", "verified"),
+    }
     for line in (
         "ok   SensorDevice01 is in the quarantine group iot-audit-remediator-quarantine",
         "ok   SensorDevice02 is in the quarantine group iot-audit-remediator-quarantine",
@@ -62,6 +70,15 @@ def test_the_demo_remediates_the_workshop_fleet_and_says_so(
     assert "FAIL the deny-all policy" in text.getvalue()
     assert "FAIL one policy's default version is now the blank one" in text.getvalue()
     assert "$ remediator approve " + run.audit_task_id in out
+
+    # And a device the workflow changed but could not verify makes the demo fail
+    unverified = dataclasses.replace(
+        run, verification={**run.verification, "SensorDevice02": "not-verified: certificate is ACTIVE"}
+    )
+    text = io.StringIO()
+    assert render(unverified, text) is False
+    assert "FAIL every changed device, policy and the account setting is verified" in text.getvalue()
+    assert "not-verified: certificate is ACTIVE" in text.getvalue()
 
 
 def test_a_rules_error_ends_the_demo_with_one_clear_line(tmp_path: Path) -> None:
