@@ -402,7 +402,10 @@ SCENARIOS: Final[Mapping[str, Callable[[Run], None]]] = {
 }
 # Parameters a scenario deploys with beside PARAMETERS.
 SCENARIO_PARAMETERS: Final[Mapping[str, Mapping[str, Any]]] = {
-    "security-hub-sync": {"SecurityHubSync": "Enabled"}
+    "security-hub-sync": {"SecurityHubSync": "Enabled"},
+    # When the expiry function is refused, the approval ends by its own timeout instead, which the
+    # scenario tells apart by the reason; six hours (about 22 s of wall clock) keeps that ending short.
+    "approval-expired-by-pull": {"ApprovalExpirySeconds": 21600},
 }
 
 
