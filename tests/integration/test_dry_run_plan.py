@@ -66,7 +66,8 @@ def _replay_every_event(mode: str) -> dict[str, Replayed]:
             with sb.clock.frozen(at=HANDLER_NOW):
                 outcome = sb.invoke(FUNCTION, json.loads(path.read_text()))
             status, records = None, {}
-            if outcome["execution"] is not None:
+            # Only the dry run's records are compared; Enforce's approve groups would wait a sandbox day.
+            if outcome["execution"] is not None and mode == "DryRun":
                 status = _final_status(
                     sb, execution_arn(stack.physical_ids[STATE_MACHINE], outcome["execution"]["name"]), 20.0
                 )
