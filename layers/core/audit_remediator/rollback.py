@@ -9,8 +9,9 @@ Each recorded field is compared with what the service set before anything is wri
 What the action left, per field: a certificate INACTIVE; each thing in its recorded groups plus the
 action's groups (ADD_THINGS_TO_THING_GROUP only adds; with overrideDynamicGroups it may displace a
 dynamic group, whose membership IoT keeps from the group's query, so a missing recorded group is noted and
-never added back by hand); the policy's default version the blank one the action created (the one the
-verification observed, or else one that grants nothing). Logging options cannot be put back by the
+never added back by hand); the policy's default version the blank one the action created, as the verification
+observed it (without that observation the field counts as changed: only --force sets the previous
+version back, and no version is deleted). Logging options cannot be put back by the
 service: restoring the recorded role means passing it (iam:PassRole), which no runtime role of the
 stack holds; the record is reported `manual` with the exact command.
 
@@ -138,10 +139,11 @@ def _policy(
         return FieldPlan("drifted", observed, f"policy {policy} no longer exists")
     if previous is None or default == previous:
         return FieldPlan("before", observed, f"policy {policy}'s default version is {default} as before")
+    # The blank version is the one the verification saw as default: a version nobody observed the action
+    # create is never deleted, and the field is refused as changed unless forced.
     blank = (observed_after or {}).get("defaultVersionId")
-    as_set = default == blank if blank else iot.policy_grants_nothing(policy, default)
     restore = [("set_default_policy_version", (policy, str(previous)))]
-    if as_set:
+    if blank is not None and default == blank:
         # The default version is switched back first: IoT refuses to delete a policy's default version.
         return FieldPlan(
             "as-set",
@@ -152,7 +154,8 @@ def _policy(
     return FieldPlan(
         "drifted",
         observed,
-        f"policy {policy}'s default version is {default}, not the blank version the action created",
+        f"policy {policy}'s default version is {default}, not the blank version the action created"
+        + ("" if blank else " (no verification observed it)"),
         forced_steps=restore,
     )
 
