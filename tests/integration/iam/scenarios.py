@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from remediator_cli import approvals
+from remediator_cli.errors import OperatorError
 from remediator_cli.rollback import RollbackOptions, roll_back
 from sandbox import LambdaFunctionError, Sandbox, Stack
 from sandbox.fleet import Seeder
@@ -423,8 +424,14 @@ def _rollback(run: Run) -> None:
         account = SandboxAccount(run.sb)
         stack = account.stack(run.stack.name)
         run.wf.reports()
-        forced = roll_back(account, stack, RollbackOptions(audit.task_id, thing="rolled-back", force=True))
-        rest = roll_back(account, stack, RollbackOptions(audit.task_id, all=True))
+        try:
+            forced = roll_back(
+                account, stack, RollbackOptions(audit.task_id, thing="rolled-back", force=True)
+            )
+            rest = roll_back(account, stack, RollbackOptions(audit.task_id, all=True))
+        except OperatorError as error:
+            run.problems.append(f"the rollback failed: {error}")
+            return
         done = (
             forced["forced"],
             rest["alreadyRestored"],
