@@ -30,6 +30,8 @@ from audit_remediator.models.rollback import Outcome, RolledBackItem
 from audit_remediator.resource_state import ActionCatalog, IotStateReads
 
 INACTIVE = "INACTIVE"
+# An item's lines: a hundred items stay well inside an SNS message (256 KB) and a Lambda payload (6 MB).
+MAX_DETAILS, MAX_DETAIL = 5, 200
 
 
 class RollbackIotError(Exception):
@@ -220,7 +222,7 @@ def roll_back_record(
             task_id=record.task_id,
             check=record.check,
             outcome=outcome,
-            details=[detail[:300] for detail in details[:20]],
+            details=[detail[:MAX_DETAIL] for detail in details[:MAX_DETAILS]],
         )
 
     if "logging" in record.before:

@@ -48,7 +48,7 @@ class RollbackStore(Protocol):
         observed: Mapping[str, Any],
     ) -> None:
         """Writes rolledBackAt, rolledBackBy, rollbackResult and rollbackObserved onto the record; an
-        `already-restored` never overwrites the restore that came first."""
+        `already-restored` or `refused-drifted` never overwrites a restore that came first."""
         ...
 
 
@@ -113,7 +113,8 @@ def report_message(request: RollbackRequest, totals: RollbackTotals) -> tuple[st
         "kind": "rollback",
         "auditTaskId": request.audit_task_id,
         "summary": "\n".join(lines),
-        **totals.model_dump(mode="json", by_alias=True),
+        # The listed records are in the summary already.
+        **totals.model_dump(mode="json", by_alias=True, exclude={"items"}),
     }
     return subject, json.dumps(document, sort_keys=True)
 

@@ -87,8 +87,8 @@ class RollbackRecords:
             ":result": {"S": result},
             ":observed": {"S": json.dumps(observed, sort_keys=True)},
         }
-        if result == "already-restored":
-            # A later run that finds the resource restored keeps who restored it and when.
+        if result in ("already-restored", "refused-drifted"):
+            # A later run that finds the resource restored, or changed again, keeps who restored it and when.
             condition += (
                 " AND (attribute_not_exists(rollbackResult) OR NOT rollbackResult IN (:restored, :forced))"
             )
