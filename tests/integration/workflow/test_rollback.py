@@ -48,7 +48,9 @@ def caller(wf: Workflow) -> str:
 
 def device_state(wf: Workflow, certificate_id: str, thing: str) -> dict[str, Any]:
     with wf.sb.calls.pause():
-        status = iot(wf).describe_certificate(certificateId=certificate_id)["certificateDescription"]["status"]
+        status = iot(wf).describe_certificate(certificateId=certificate_id)["certificateDescription"][
+            "status"
+        ]
         groups = iot(wf).list_thing_groups_for_thing(thingName=thing)["thingGroups"]
     return {"status": status, "groups": sorted(group["groupName"] for group in groups)}
 
@@ -105,7 +107,10 @@ def ca_certificate(wf: Workflow) -> tuple[dict[str, Any], list[str], Callable[[]
 
 def permissive_policy(wf: Workflow) -> tuple[dict[str, Any], list[str], Callable[[], Any]]:
     name = f"rollback-permissive-{next(_names)}"
-    document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}],
+    }
     with wf.sb.calls.pause():
         iot(wf).create_policy(policyName=name, policyDocument=json.dumps(document))
         default = iot(wf).get_policy(policyName=name)["defaultVersionId"]
@@ -142,7 +147,9 @@ def remediate(wf: Workflow, seed: dict[str, Any], actions: list[str]) -> tuple[s
 
 
 @pytest.mark.parametrize("action_type", sorted(CASES))
-def test_each_action_type_is_rolled_back_to_exactly_its_recorded_state(wf: Workflow, action_type: str) -> None:
+def test_each_action_type_is_rolled_back_to_exactly_its_recorded_state(
+    wf: Workflow, action_type: str
+) -> None:
     # Given a resource in a known state, remediated and verified
     seed, actions, state = CASES[action_type](wf)
     before = state()
@@ -225,14 +232,20 @@ def test_thing_scope_restores_only_that_thing_and_a_dry_run_changes_nothing(wf: 
     names = [f"RollbackScope{next(_names)}" for _ in range(2)]
     devices = [wf.device(name) for name in names]
     audit = wf.seed_audit({SHARED: devices})
-    planned = task({"findingIds": audit.ids(SHARED)}, {SHARED: [wf.action("DeactivateDeviceCertificateAction")]})
+    planned = task(
+        {"findingIds": audit.ids(SHARED)}, {SHARED: [wf.action("DeactivateDeviceCertificateAction")]}
+    )
     only_outcome(wf.run(audit_plan(audit.task_id, planned)))
     wf.reports()
 
     # When the operator first asks for a dry run of one thing, then rolls that thing back
     dry = rollback(wf, audit.task_id, thing=names[0], dry_run=True)
-    after_dry = [device_state(wf, d["deviceCertificateId"], n)["status"] for d, n in zip(devices, names, strict=True)]
-    dry_attributes = {key for item in records(wf, audit.task_id).values() for key in item} & ROLLBACK_ATTRIBUTES
+    after_dry = [
+        device_state(wf, d["deviceCertificateId"], n)["status"] for d, n in zip(devices, names, strict=True)
+    ]
+    dry_attributes = {
+        key for item in records(wf, audit.task_id).values() for key in item
+    } & ROLLBACK_ATTRIBUTES
     dry_reports = wf.reports()
     done = rollback(wf, audit.task_id, thing=names[0])
 
@@ -243,7 +256,9 @@ def test_thing_scope_restores_only_that_thing_and_a_dry_run_changes_nothing(wf: 
     assert dry_reports == []
     # And the rollback restored that thing alone
     assert done["restored"] == 1
-    statuses = [device_state(wf, d["deviceCertificateId"], n)["status"] for d, n in zip(devices, names, strict=True)]
+    statuses = [
+        device_state(wf, d["deviceCertificateId"], n)["status"] for d, n in zip(devices, names, strict=True)
+    ]
     assert statuses == ["ACTIVE", "INACTIVE"]
 
 
