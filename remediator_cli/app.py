@@ -15,7 +15,7 @@ import typer
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
-from remediator_cli import approvals, exclusions, history, kill_switch, reconcile, runs, tables
+from remediator_cli import approvals, exclusions, history, kill_switch, reconcile, rollback, runs, tables
 from remediator_cli.errors import Exit, OperatorError
 from remediator_cli.stack import Account, AwsAccount, Stack
 
@@ -277,6 +277,40 @@ def reconcile_command(
         tables.reconciliation(Console(), report)
     if report.get("errors"):
         raise typer.Exit(int(Exit.AWS_ERROR))
+
+
+@app.command("rollback")
+def rollback_command(
+    ctx: typer.Context,
+    audit_task_id: AuditArgument,
+    thing: Annotated[str | None, typer.Option("--thing", help="Only the records of this thing.")] = None,
+    finding: Annotated[str | None, typer.Option("--finding", help="Only this finding's records.")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Every record of the audit.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Also restore resources someone changed since the service acted.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be restored; change nothing.")
+    ] = False,
+    stack: StackOption = DEFAULT_STACK,
+    json_output: JsonOption = False,
+) -> None:
+    """Restore what the service changed for an audit, from the state recorded before each task: certificate
+    status, the things' thing groups, the policy's default version (the blank version deleted). Name exactly
+    one of --thing, --finding or --all. A resource changed since the service acted is refused unless --force;
+    logging options are listed with the command to restore them by hand. Exits 3 when something was refused
+    or must be restored by hand, 1 when an AWS call failed (run it again), 4 when nothing was recorded."""
+    with _reported():
+        account, found = _stack(ctx, stack)
+        options = rollback.RollbackOptions(audit_task_id, thing, finding, every, force, dry_run)
+        document = rollback.roll_back(account, found, options)
+    if json_output:
+        _print_json(document)
+    else:
+        rollback.print_rollback(Console(), document)
+    code = rollback.exit_code(document)
+    if code is not Exit.OK:
+        raise typer.Exit(int(code))
 
 
 def main() -> None:

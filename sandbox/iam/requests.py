@@ -146,6 +146,19 @@ def _iot_resource(
     return accesses
 
 
+def _thing_in_group(action: str) -> Callable[[Mapping[str, Any], Where], list[Access]]:
+    """Authorized on both the thing and the thing group (Service Authorization Reference, AWS IoT: resource
+    types `thing` and `thinggroup`, as for a quarantine action's AddThingToThingGroup); either may be
+    named or given by ARN."""
+
+    def accesses(params: Mapping[str, Any], where: Where) -> list[Access]:
+        thing = params.get("thingArn") or where.arn("iot", f"thing/{params.get('thingName')}")
+        group = params.get("thingGroupArn") or where.arn("iot", f"thinggroup/{params.get('thingGroupName')}")
+        return [Access(action, str(thing)), Access(action, str(group))]
+
+    return accesses
+
+
 def _parameter(action: str) -> Callable[[Mapping[str, Any], Where], list[Access]]:
     """Authorized on the parameter: `arn:...:parameter/<name without its leading slash>` (Service
     Authorization Reference, Systems Manager: resource type `parameter`); a name may carry a
@@ -208,6 +221,13 @@ _REQUESTS: Final[dict[tuple[str, str], Callable[[Mapping[str, Any], Where], list
     ("iot", "GetPolicy"): _iot_resource("iot:GetPolicy", "policy", "policyName"),
     ("iot", "GetPolicyVersion"): _iot_resource("iot:GetPolicyVersion", "policy", "policyName"),
     ("iot", "ListThingGroupsForThing"): _iot_resource("iot:ListThingGroupsForThing", "thing", "thingName"),
+    ("iot", "ListThingPrincipals"): _iot_resource("iot:ListThingPrincipals", "thing", "thingName"),
+    ("iot", "UpdateCertificate"): _iot_resource("iot:UpdateCertificate", "cert", "certificateId"),
+    ("iot", "UpdateCACertificate"): _iot_resource("iot:UpdateCACertificate", "cacert", "certificateId"),
+    ("iot", "SetDefaultPolicyVersion"): _iot_resource("iot:SetDefaultPolicyVersion", "policy", "policyName"),
+    ("iot", "DeletePolicyVersion"): _iot_resource("iot:DeletePolicyVersion", "policy", "policyName"),
+    ("iot", "AddThingToThingGroup"): _thing_in_group("iot:AddThingToThingGroup"),
+    ("iot", "RemoveThingFromThingGroup"): _thing_in_group("iot:RemoveThingFromThingGroup"),
     ("iot", "DescribeMitigationAction"): _iot_resource(
         "iot:DescribeMitigationAction", "mitigationaction", "actionName"
     ),

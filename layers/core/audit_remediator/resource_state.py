@@ -18,7 +18,10 @@ nothing and is not recorded):
   version (and deletes the blank one), the logging options;
 - `actionTypes`, `check`, `auditTaskId`, `taskId`, `findingId`, `recordedAt` (ISO 8601 UTC), `expiresAt`;
 - after the task: `verification` (`verified` | `not-verified`), `observed` (JSON, same field names as
-  `before`), `reasons` (JSON list), `iotStatus`, `verifiedAt`.
+  `before`), `reasons` (JSON list), `iotStatus`, `verifiedAt`;
+- after a rollback handled it: `rolledBackAt` (ISO 8601 UTC), `rolledBackBy` (caller ARN), `rollbackResult`
+  (`restored` | `already-restored` | `refused-drifted` | `forced`), `rollbackObserved` (JSON of the state found
+  before restoring, by field: `certificate`, `caCertificate`, `things.<thing name>`, `policy`).
 
 The first record of a (task, finding) is kept: a retried page or a re-run of the same task id never
 overwrites it with a state the task may already have changed.

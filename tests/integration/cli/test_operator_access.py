@@ -71,6 +71,7 @@ def test_the_operator_policy_allows_every_command(operator: Operator) -> None:
         ("excluded",),
         ("include", certificate_id, "--check", "DEVICE_CERTIFICATE_SHARED_CHECK"),
         ("reconcile", "--days", "1"),
+        ("rollback", operator.audit_task_id, "--all", "--dry-run"),
     ]
 
     # When that role runs every command

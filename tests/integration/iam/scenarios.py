@@ -30,6 +30,10 @@ is the healthy outcome.
   EventBridge reports it on RemediationReportsTopic.
 - security-hub-sync: with SecurityHubSync=Enabled and Device Defender's findings in Security Hub, a
   task of explicit findings completes and SecurityHubSyncFunction notes each of them there.
+- rollback: with SecurityHubSync=Enabled, tasks quarantine and deactivate a device, deactivate a CA
+  certificate and replace a policy's default version; someone then moves the device to another group by
+  hand, and RollbackFunction (as `remediator rollback` invokes it) restores the device with --force by
+  its thing, then the rest of the audit, sets the findings back to NEW and publishes its report.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from remediator_cli import approvals
+from remediator_cli.errors import OperatorError
+from remediator_cli.rollback import RollbackOptions, roll_back
 from sandbox import LambdaFunctionError, Sandbox, Stack
 from sandbox.fleet import Seeder
 from sandbox.operator_account import SandboxAccount
@@ -370,6 +376,81 @@ def _security_hub_sync(run: Run) -> None:
         disable_security_hub(hub)
 
 
+def _rollback(run: Run) -> None:
+    hub = enable_security_hub(run.sb.emulator)
+    try:
+        fleet = Seeder("iam-rollback", run.sb.emulator, run.sb.client("iot"))
+        authority = fleet.authority(
+            "RollbackCA", valid_from=fleet.now, valid_until=fleet.now + timedelta(days=365)
+        )
+        device = run.wf.device("rolled-back")
+        iot = run.sb.client("iot")
+        with run.sb.calls.pause():
+            iot.create_thing_group(thingGroupName="rollback-sensors")
+            iot.add_thing_to_thing_group(thingGroupName="rollback-sensors", thingName="rolled-back")
+            iot.create_policy(
+                policyName="RollbackAllowAll",
+                policyDocument=json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}],
+                    }
+                ),
+            )
+        ca_check = "REVOKED_CA_CERTIFICATE_STILL_ACTIVE_CHECK"
+        audit = run.wf.seed_audit(
+            {
+                SHARED_CHECK: [device],
+                ca_check: [{"caCertificateId": authority.certificate_id}],
+                POLICY_CHECK: [
+                    {"policyVersionIdentifier": {"policyName": "RollbackAllowAll", "policyVersionId": "1"}}
+                ],
+            }
+        )
+        actions = {
+            SHARED_CHECK: ["QuarantineThingsAction", "DeactivateDeviceCertificateAction"],
+            ca_check: ["DeactivateCaCertificateAction"],
+            POLICY_CHECK: ["ReplacePolicyWithBlankAction"],
+        }
+        planned = [
+            task({"findingIds": audit.ids(check)}, {check: [run.wf.action(name) for name in names]})
+            for check, names in actions.items()
+        ]
+        _report(run, run.wf.run(audit_plan(audit.task_id, *planned)))
+        with run.sb.calls.pause():
+            iot.remove_thing_from_thing_group(thingGroupName="rollback-sensors", thingName="rolled-back")
+            iot.create_thing_group(thingGroupName="rollback-hand-picked")
+            iot.add_thing_to_thing_group(thingGroupName="rollback-hand-picked", thingName="rolled-back")
+        account = SandboxAccount(run.sb)
+        stack = account.stack(run.stack.name)
+        run.wf.reports()
+        try:
+            forced = roll_back(
+                account, stack, RollbackOptions(audit.task_id, thing="rolled-back", force=True)
+            )
+            rest = roll_back(account, stack, RollbackOptions(audit.task_id, all=True))
+        except OperatorError as error:
+            run.problems.append(f"the rollback failed: {error}")
+            return
+        done = (
+            forced["forced"],
+            rest["alreadyRestored"],
+            rest["restored"],
+            rest["failed"] + forced["failed"],
+        )
+        if done != (1, 1, 2, 0):
+            run.problems.append(f"the rollback did not restore the audit: {forced['items']} {rest['items']}")
+        if (forced["securityHubUpdated"] + rest["securityHubUpdated"], rest["securityHubNotUpdated"]) != (
+            3,
+            0,
+        ):
+            run.problems.append(f"the findings were not set back to NEW: {forced} {rest}")
+        if len([m for m in run.wf.reports() if m.get("kind") == "rollback"]) != 2:
+            run.problems.append("the rollback reports did not reach RemediationReportsTopic")
+    finally:
+        disable_security_hub(hub)
+
+
 def _failed_execution(run: Run) -> None:
     run.sb.faults.add("iot", "StartAuditMitigationActionsTask", error="LimitExceededException", times=None)
     audit = run.wf.seed_audit({LOGGING_CHECK: [{"account": run.sb.account_id}]})
@@ -399,6 +480,7 @@ SCENARIOS: Final[Mapping[str, Callable[[Run], None]]] = {
     "failure-destination": _failure_destination,
     "failed-execution": _failed_execution,
     "security-hub-sync": _security_hub_sync,
+    "rollback": _rollback,
 }
 # Parameters a scenario deploys with beside PARAMETERS.
 SCENARIO_PARAMETERS: Final[Mapping[str, Mapping[str, Any]]] = {
@@ -406,6 +488,7 @@ SCENARIO_PARAMETERS: Final[Mapping[str, Mapping[str, Any]]] = {
     # When the expiry function is refused, the approval ends by its own timeout instead, which the
     # scenario tells apart by the reason; six hours (about 22 s of wall clock) keeps that ending short.
     "approval-expired-by-pull": {"ApprovalExpirySeconds": 21600},
+    "rollback": {"SecurityHubSync": "Enabled"},
 }
 
 

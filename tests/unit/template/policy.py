@@ -23,6 +23,7 @@ RUNTIME_ROLES = (
     "PreStartAnalysisFunctionRole",
     "ResourceStateFunctionRole",
     "ReconcileFunctionRole",
+    "RollbackFunctionRole",
     "SecurityHubSyncFunctionRole",
     "ApprovalRequestFunctionRole",
     "ApprovalExpiryFunctionRole",
@@ -560,6 +561,56 @@ def securityhub_sync_role_least_privilege(stack: Stack) -> list[str]:
 
 
 @check
+def rollback_role_least_privilege(stack: Stack) -> list[str]:
+    """§9.6: RollbackFunction's role writes exactly what restoring a recorded field takes, each on its resource
+    type (Service Authorization Reference, AWS IoT), its records and the reports topic; Security Hub only when
+    the sync is on, never suppressing; and no iam:PassRole (logging options are restored by hand)."""
+    role = stack.role_of(stack.properties("RollbackFunction")["Role"])
+    log_group = stack.get_att("RollbackLogGroup", "Arn")
+    history = stack.get_att("RemediationTable", "Arn")
+    cert, cacert, thing, group, policy = (
+        arn("iot", f"{kind}/*") for kind in ("cert", "cacert", "thing", "thinggroup", "policy")
+    )
+    expected: dict[str, set[str]] = {
+        "logs:CreateLogStream": {log_group},
+        "logs:PutLogEvents": {log_group},
+        "iot:DescribeMitigationAction": {arn("iot", f"mitigationaction/{STACK_NAME}-*")},
+        "iot:DescribeCertificate": {cert},
+        "iot:UpdateCertificate": {cert},
+        "iot:DescribeCACertificate": {cacert},
+        "iot:UpdateCACertificate": {cacert},
+        "iot:ListThingGroupsForThing": {thing},
+        "iot:ListThingPrincipals": {thing},
+        "iot:AddThingToThingGroup": {thing, group},
+        "iot:RemoveThingFromThingGroup": {thing, group},
+        "iot:GetPolicy": {policy},
+        "iot:SetDefaultPolicyVersion": {policy},
+        "iot:DeletePolicyVersion": {policy},
+        "dynamodb:Query": {history},
+        "dynamodb:UpdateItem": {history},
+        "sns:Publish": {stack.ref("RemediationReportsTopic")},
+        "xray:PutTraceSegments": {"*"},
+        "xray:PutTelemetryRecords": {"*"},
+    }
+    statements = stack.role_statements(role)
+    problems: list[str] = []
+    if _security_hub_sync(stack):
+        hub = arn("securityhub", "hub/default")
+        expected |= {"securityhub:GetFindings": {hub}, "securityhub:BatchUpdateFindings": {hub}}
+        if not any(
+            not s.is_allow
+            and "securityhub:BatchUpdateFindings" in s.actions
+            and s.condition_values("securityhub:ASFFSyntaxPath/Workflow.Status").get("StringEquals")
+            == {"SUPPRESSED"}
+            for s in statements
+        ):
+            problems.append(f"{role} is not denied setting Workflow.Status SUPPRESSED")
+    problems += _compare_grants(role, grants(statements), expected)
+    problems += [f"{role} has managed policy {name}" for name in stack.role_managed_policy_arns(role)]
+    return problems
+
+
+@check
 def state_machine_role_least_privilege(stack: Stack) -> list[str]:
     """§9.6: RemediationStateMachine's role holds exactly the six IoT actions, its table, its topic, logs, X-Ray."""
     role = stack.role_of(stack.properties("RemediationStateMachine")["RoleArn"])
@@ -809,6 +860,10 @@ def remediation_key_policy(stack: Stack) -> list[str]:
         role_arn["PreStartAnalysisFunctionRole"]: {f"dynamodb.{REGION}.amazonaws.com"},
         role_arn["ResourceStateFunctionRole"]: {f"dynamodb.{REGION}.amazonaws.com"},
         role_arn["ReconcileFunctionRole"]: {f"dynamodb.{REGION}.amazonaws.com"},
+        role_arn["RollbackFunctionRole"]: {
+            f"sns.{REGION}.amazonaws.com",
+            f"dynamodb.{REGION}.amazonaws.com",
+        },
         role_arn["ApprovalRequestFunctionRole"]: {
             f"sns.{REGION}.amazonaws.com",
             f"dynamodb.{REGION}.amazonaws.com",
@@ -1211,7 +1266,10 @@ def operator_policy_least_privilege(stack: Stack) -> list[str]:
         "iot:CreateAuditSuppression": {"*"},
         "iot:DeleteAuditSuppression": {"*"},
         "iot:ListAuditSuppressions": {"*"},
-        "lambda:InvokeFunction": {stack.get_att("ReconcileFunction", "Arn")},
+        "lambda:InvokeFunction": {
+            stack.get_att("ReconcileFunction", "Arn"),
+            stack.get_att("RollbackFunction", "Arn"),
+        },
     }
     problems = _compare_grants("OperatorPolicy", grants(statements), expected)
     problems += [

@@ -1,0 +1,351 @@
+"""Rollback's decisions, record by record: restore what the action left, leave what is already as before,
+refuse what someone changed since unless forced, never half-restore a record, change nothing on a dry run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from audit_remediator.models.rollback import MAX_LISTED, RollbackRequest
+from audit_remediator.resource_state import ActionCatalog
+from audit_remediator.rollback import RollbackIotError, RollbackRecord, RollbackRequestError, logging_command
+from audit_remediator.rollback import roll_back_record as decide
+from audit_remediator.rollback_pages import rollback_page
+from audit_remediator.rollback_services import parse_request
+from audit_remediator.securityhub_sync import SecurityHubSyncRequest, SecurityHubSyncResult
+
+CALLER = "arn:aws:sts::123456789012:assumed-role/operator/alice"
+QUARANTINE = "stack-quarantine"
+ACTIONS: Mapping[str, Mapping[str, Any]] = {
+    "quarantine": {
+        "addThingsToThingGroupParams": {"thingGroupNames": [QUARANTINE], "overrideDynamicGroups": True}
+    },
+    "deactivate": {"updateDeviceCertificateParams": {"action": "DEACTIVATE"}},
+    "blank": {"replaceDefaultPolicyVersionParams": {"templateName": "BLANK_POLICY"}},
+    "logging": {
+        "enableIoTLoggingParams": {"roleArnForLogging": "arn:aws:iam::1:role/l", "logLevel": "ERROR"}
+    },
+}
+
+
+@dataclass
+class Iot:
+    """IoT's state as the rollback reads and writes it; the writes are logged in order."""
+
+    certificates: dict[str, str] = field(default_factory=dict)
+    groups: dict[str, set[str]] = field(default_factory=dict)
+    defaults: dict[str, str] = field(default_factory=dict)
+    versions: dict[str, set[str]] = field(default_factory=dict)
+    principals: dict[str, set[str]] = field(default_factory=dict)
+    writes: list[tuple[str, ...]] = field(default_factory=list)
+    failing: str | None = None
+
+    def _write(self, *call: str) -> None:
+        if call[0] == self.failing:
+            raise RollbackIotError(f"IoT {call[0]} failed: ThrottlingException")
+        self.writes.append(call)
+
+    def action_params(self, action_name: str) -> Mapping[str, Any]:
+        return ACTIONS[action_name]
+
+    def certificate_status(self, certificate_id: str) -> str | None:
+        return self.certificates.get(certificate_id)
+
+    def ca_certificate_status(self, certificate_id: str) -> str | None:
+        return self.certificates.get(certificate_id)
+
+    def thing_groups(self, thing_name: str) -> list[str]:
+        return sorted(self.groups.get(thing_name, set()))
+
+    def policy_default_version(self, policy_name: str) -> str | None:
+        return self.defaults.get(policy_name)
+
+    def thing_certificates(self, thing_name: str) -> frozenset[str]:
+        return frozenset(self.principals.get(thing_name, set()))
+
+    def set_certificate_status(self, certificate_id: str, status: str) -> None:
+        self._write("set_certificate_status", certificate_id, status)
+        self.certificates[certificate_id] = status
+
+    def set_ca_certificate_status(self, certificate_id: str, status: str) -> None:
+        self._write("set_ca_certificate_status", certificate_id, status)
+        self.certificates[certificate_id] = status
+
+    def add_thing_to_group(self, thing_name: str, group: str) -> None:
+        self._write("add_thing_to_group", thing_name, group)
+        self.groups[thing_name].add(group)
+
+    def remove_thing_from_group(self, thing_name: str, group: str) -> None:
+        self._write("remove_thing_from_group", thing_name, group)
+        self.groups[thing_name].discard(group)
+
+    def set_default_policy_version(self, policy_name: str, version_id: str) -> None:
+        self._write("set_default_policy_version", policy_name, version_id)
+        self.defaults[policy_name] = version_id
+
+    def delete_policy_version(self, policy_name: str, version_id: str) -> None:
+        # AWS IoT API reference, DeletePolicyVersion: "You cannot delete the default version of a policy".
+        if self.defaults[policy_name] == version_id:
+            raise RollbackIotError("IoT delete_policy_version failed: the default version")
+        self._write("delete_policy_version", policy_name, version_id)
+        self.versions[policy_name].discard(version_id)
+
+    # Reads pre-state recording makes and rollback never does.
+    def findings_page(self, *_: Any) -> Any:
+        raise AssertionError("rollback lists no findings")
+
+    finding = certificate_things = policy_grants_nothing = logging_options = findings_page
+    group_policies = finding_action_statuses = findings_page
+
+
+def device_record(*, observed: Mapping[str, Any] | None = None, finding: str = "f1") -> RollbackRecord:
+    return RollbackRecord(
+        finding_id=finding,
+        task_id="task-1",
+        check="DEVICE_CERTIFICATE_SHARED_CHECK",
+        action_names=("quarantine", "deactivate"),
+        before={
+            "certificate": {"id": "c1", "status": "ACTIVE"},
+            "certificateId": "c1",
+            "things": {"sensor": ["sensors"]},
+        },
+        observed=observed,
+        rollback_result=None,
+    )
+
+
+def policy_record(observed_default: str | None) -> RollbackRecord:
+    observed = {"policy": {"name": "p", "defaultVersionId": observed_default}} if observed_default else None
+    return RollbackRecord(
+        finding_id="f2",
+        task_id="task-2",
+        check="IOT_POLICY_OVERLY_PERMISSIVE_CHECK",
+        action_names=("blank",),
+        before={"policy": {"name": "p", "defaultVersionId": "1"}},
+        observed=observed,
+        rollback_result=None,
+    )
+
+
+def remediated() -> Iot:
+    return Iot(certificates={"c1": "INACTIVE"}, groups={"sensor": {"sensors", QUARANTINE}})
+
+
+def run(record: RollbackRecord, iot: Iot, *, force: bool = False, dry_run: bool = False) -> Any:
+    return decide(record, ActionCatalog(iot), iot, force=force, dry_run=dry_run)
+
+
+def test_a_quarantined_device_is_taken_out_of_the_group_and_its_certificate_reactivated() -> None:
+    iot = remediated()
+    outcome = run(device_record(), iot)
+    assert outcome.item.outcome == "restored"
+    assert iot.writes == [
+        ("set_certificate_status", "c1", "ACTIVE"),
+        ("remove_thing_from_group", "sensor", QUARANTINE),
+    ]
+    assert outcome.observed == {
+        "certificate": {"id": "c1", "status": "INACTIVE"},
+        "things.sensor": ["sensors", QUARANTINE],
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "groups", "expected"),
+    [
+        ("ACTIVE", {"sensors"}, "already-restored"),
+        ("REVOKED", {"sensors", QUARANTINE}, "refused-drifted"),
+        (None, {"sensors", QUARANTINE}, "refused-drifted"),
+        ("INACTIVE", {"sensors", QUARANTINE, "hand-picked"}, "refused-drifted"),
+        # Released from quarantine by hand: that field is as before, the certificate is still the action's.
+        ("INACTIVE", {"sensors"}, "restored"),
+        # The action's overrideDynamicGroups may have displaced a dynamic group: not a change by someone.
+        ("INACTIVE", {QUARANTINE}, "restored"),
+    ],
+)
+def test_each_field_is_compared_with_what_the_action_left(
+    status: str | None, groups: set[str], expected: str
+) -> None:
+    iot = Iot(certificates={"c1": status} if status else {}, groups={"sensor": set(groups)})
+    outcome = run(device_record(), iot)
+    assert outcome.item.outcome == expected, outcome.item.details
+    if expected in ("refused-drifted", "already-restored"):
+        assert iot.writes == []
+
+
+def test_a_drifted_field_refuses_the_whole_record_and_force_puts_every_field_back() -> None:
+    # Given a deactivated device someone also put in another group
+    iot = Iot(certificates={"c1": "INACTIVE"}, groups={"sensor": {QUARANTINE, "hand-picked"}})
+
+    refused = run(device_record(), iot)
+    forced = run(device_record(), iot, force=True)
+
+    assert refused.item.outcome == "refused-drifted"
+    assert forced.item.outcome == "forced"
+    assert iot.certificates["c1"] == "ACTIVE"
+    assert iot.groups["sensor"] == {"sensors"}
+
+
+def test_the_blank_version_is_deleted_only_after_the_previous_default_is_set_back() -> None:
+    iot = Iot(defaults={"p": "2"}, versions={"p": {"1", "2"}})
+    outcome = run(policy_record(observed_default="2"), iot)
+    assert outcome.item.outcome == "restored"
+    assert iot.writes == [("set_default_policy_version", "p", "1"), ("delete_policy_version", "p", "2")]
+    assert (iot.defaults["p"], iot.versions["p"]) == ("1", {"1"})
+
+
+@pytest.mark.parametrize(("default", "observed_default"), [("3", "2"), ("2", None)])
+def test_a_default_version_nobody_saw_the_action_create_is_refused_and_never_deleted(
+    default: str, observed_default: str | None
+) -> None:
+    iot = Iot(defaults={"p": default}, versions={"p": {"1", "2", "3"}})
+    assert run(policy_record(observed_default), iot).item.outcome == "refused-drifted"
+    assert run(policy_record(observed_default), iot, force=True).item.outcome == "forced"
+    assert iot.writes == [("set_default_policy_version", "p", "1")]
+
+
+def test_a_dry_run_says_what_it_would_restore_and_writes_nothing() -> None:
+    iot = remediated()
+    outcome = run(device_record(), iot, dry_run=True)
+    assert (outcome.item.outcome, outcome.observed) == ("would-restore", None)
+    assert "certificate c1 INACTIVE -> ACTIVE" in outcome.item.details
+    assert iot.writes == []
+
+
+def test_a_failed_write_is_reported_failed_and_nothing_is_recorded() -> None:
+    iot = remediated()
+    iot.failing = "remove_thing_from_group"
+    outcome = run(device_record(), iot)
+    assert outcome.item.outcome == "failed"
+    assert outcome.observed is None
+    assert "ThrottlingException" in outcome.item.details[-1]
+
+
+@pytest.mark.parametrize(
+    ("before", "command"),
+    [
+        (
+            {"roleArn": "arn:aws:iam::1:role/r", "defaultLogLevel": "WARN", "disableAllLogs": False},
+            "aws iot set-v2-logging-options --role-arn arn:aws:iam::1:role/r --default-log-level WARN "
+            "--no-disable-all-logs",
+        ),
+        ({"configured": False}, "aws iot set-v2-logging-options --disable-all-logs"),
+    ],
+)
+def test_logging_is_left_to_the_operator_with_the_exact_command(before: dict[str, Any], command: str) -> None:
+    record = RollbackRecord(
+        "f3", "task-3", "LOGGING_DISABLED_CHECK", ("logging",), {"logging": before}, None, None
+    )
+    iot = Iot()
+    outcome = run(record, iot)
+    assert outcome.item.outcome == "manual"
+    assert command in outcome.item.details[0]
+    assert command in logging_command(before)
+    assert iot.writes == []
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [{}, {"all": True, "thing": "sensor"}, {"findingId": "f1", "thing": "sensor"}],
+)
+def test_a_request_names_exactly_one_scope(scope: dict[str, Any]) -> None:
+    with pytest.raises(RollbackRequestError, match="exactly one of thing, findingId or all"):
+        parse_request({"auditTaskId": "a1", "callerArn": CALLER, **scope})
+
+
+@dataclass
+class Store:
+    records: list[RollbackRecord]
+    results: list[tuple[str, str]] = field(default_factory=list)
+
+    def page(self, _audit: str, cursor: Any, page_size: int, finding_id: str | None) -> Any:
+        start = int(cursor["sk"]["S"]) if cursor else 0
+        chosen = self.records[start : start + page_size]
+        more = start + page_size < len(self.records)
+        return chosen, ({"pk": {"S": "p"}, "sk": {"S": str(start + page_size)}} if more else None)
+
+    def put_result(
+        self, _audit: str, record: RollbackRecord, result: str, caller: str, _observed: Any
+    ) -> None:
+        assert caller == CALLER
+        self.results.append((record.finding_id, result))
+
+
+@dataclass
+class Published:
+    messages: list[tuple[str, str]] = field(default_factory=list)
+
+    def publish(self, subject: str, message: str) -> None:
+        self.messages.append((subject, message))
+
+
+def test_a_page_records_each_result_sets_restored_findings_back_to_new_and_reports_at_the_end() -> None:
+    # Given two deactivated devices of one task and a thing scope naming the first one's thing
+    iot = Iot(
+        certificates={"c1": "INACTIVE", "c2": "INACTIVE"},
+        groups={"sensor": {"sensors", QUARANTINE}},
+        principals={"sensor": {"c1"}},
+    )
+    other = RollbackRecord(
+        "f2",
+        "task-1",
+        "DEVICE_CERTIFICATE_SHARED_CHECK",
+        ("deactivate",),
+        {"certificate": {"id": "c2", "status": "ACTIVE"}},
+        None,
+        None,
+    )
+    store, reports, synced = Store([device_record(), other]), Published(), []
+
+    def sync(request: SecurityHubSyncRequest) -> SecurityHubSyncResult:
+        synced.append(request)
+        return SecurityHubSyncResult(sync="done", updated=list(request.finding_ids))
+
+    request = RollbackRequest.model_validate({"auditTaskId": "a1", "thing": "sensor", "callerArn": CALLER})
+    page = rollback_page(request, store, iot, sync, reports)
+
+    assert store.results == [("f1", "restored")]
+    assert iot.certificates == {"c1": "ACTIVE", "c2": "INACTIVE"}
+    assert [(r.finding_ids, r.workflow_status, r.mitigation_task_id) for r in synced] == [
+        (["f1"], "NEW", "task-1")
+    ]
+    assert (page.totals.restored, page.totals.security_hub_updated, page.reported) == (1, 1, True)
+    [(subject, message)] = reports.messages
+    assert subject == "Rollback of audit a1: 1 restored, 0 refused"
+    assert "f1 (DEVICE_CERTIFICATE_SHARED_CHECK, task task-1): restored" in message
+
+
+def test_a_dry_run_page_records_nothing_syncs_nothing_and_publishes_nothing() -> None:
+    iot, store, reports = remediated(), Store([device_record()]), Published()
+    request = RollbackRequest.model_validate(
+        {"auditTaskId": "a1", "all": True, "dryRun": True, "callerArn": CALLER}
+    )
+    page = rollback_page(request, store, iot, lambda r: pytest.fail("no Security Hub call"), reports)
+    assert (page.totals.would_restore, store.results, reports.messages, iot.writes) == (1, [], [], [])
+
+
+def test_pages_carry_bounded_totals_and_the_report_waits_for_the_last_page() -> None:
+    # Given more records than one page and than the listed items
+    records = [device_record(finding=f"f{n}") for n in range(MAX_LISTED + 50)]
+    iot, store, reports = (
+        Iot(certificates={"c1": "ACTIVE"}, groups={"sensor": {"sensors"}}),
+        Store(records),
+        Published(),
+    )
+    request = RollbackRequest.model_validate({"auditTaskId": "a1", "all": True, "callerArn": CALLER})
+
+    first = rollback_page(request, store, iot, lambda r: pytest.fail("nothing restored"), reports)
+    assert (first.cursor is not None, first.reported, reports.messages) == (True, False, [])
+    second = rollback_page(
+        request.model_copy(update={"cursor": first.cursor, "totals": first.totals}),
+        store,
+        iot,
+        lambda r: pytest.fail("nothing restored"),
+        reports,
+    )
+
+    assert (second.cursor, second.reported, second.totals.already_restored) == (None, True, MAX_LISTED + 50)
+    assert len(second.totals.items) == MAX_LISTED
+    assert len(reports.messages) == 1
