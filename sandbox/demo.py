@@ -6,7 +6,8 @@ the stack's scheduled audit and lets its completion notification go SNS -> Audit
 RemediationStateMachine. The policy group waits for approval: the demo approves it with `remediator
 approve`, as an operator would, and the policy's blank version becomes its default. Prints the fleet
 before and after with what the workflow verified per device, policy and account, the mitigation tasks
-and the report that reached RemediationReportsTopic. Exit status 1 if an expected change did not happen (or an unexpected
+and the report that reached RemediationReportsTopic, then rolls one device back with `remediator rollback
+--thing` and shows its settings equal to its "before" column again. Exit status 1 if an expected change did not happen (or an unexpected
 one did) or the demo could not run, 0 otherwise. The handler's own logs and metrics go to a log file, or
 with `-v` to stderr (sandbox.cli_output); a failure ends with one line, and `-v` adds its stack trace.
 """
@@ -25,6 +26,7 @@ from typing import Any, Final, TextIO
 
 from sandbox.cli_output import add_output_arguments, operator_output
 from sandbox.demo_approval import ApprovalRoundTrip, approve_waiting_group
+from sandbox.demo_rollback import DeviceRollback, roll_back_device
 from sandbox.demo_verification import NOT_TOUCHED, verification_by_subject
 from sandbox.iam.reporting import denial_lines
 from sandbox.iam.service_contexts import Readings
@@ -125,6 +127,24 @@ def task_lines(report: dict[str, Any]) -> str:
     return table(rows)
 
 
+def rollback_table(run: DemoRun) -> str:
+    device = run.rollback.device
+    rows = [("DEVICE", "SETTING", "BEFORE", "AFTER THE RUN", "AFTER THE ROLLBACK")]
+    after = {(s.subject, s.name): s.value for s in run.after}
+    for setting in run.before:
+        if setting.subject == device:
+            rows.append(
+                (
+                    device,
+                    setting.name,
+                    setting.value,
+                    after.get((device, setting.name), "?"),
+                    run.rollback.settings.get(setting.name, "?"),
+                )
+            )
+    return table(rows)
+
+
 @dataclass
 class DemoRun:
     fleet: Any
@@ -143,6 +163,7 @@ class DemoRun:
     approval: ApprovalRoundTrip
     # Per device, policy and "account": the verification of every finding that reached it.
     verification: dict[str, str]
+    rollback: DeviceRollback
 
 
 def run_demo(template: Path = TEMPLATE, readings: Readings | None = None) -> DemoRun:
@@ -186,10 +207,15 @@ def run_demo(template: Path = TEMPLATE, readings: Readings | None = None) -> Dem
         group_arn = iot.describe_thing_group(thingGroupName=stack.physical_ids["QuarantineThingGroup"])[
             "thingGroupArn"
         ]
+        after = fleet_settings(iot, things)
+        verification = verification_by_subject(
+            sandbox.client("dynamodb"), stack.physical_ids["RemediationTable"], audit_task_id
+        )
+        rollback = roll_back_device(sandbox, stack.name, audit_task_id, lambda: fleet_settings(iot, things))
         return DemoRun(
             fleet=fleet,
             before=before,
-            after=fleet_settings(iot, things),
+            after=after,
             report=report,
             report_message=message,
             audit_task_id=audit_task_id,
@@ -202,9 +228,8 @@ def run_demo(template: Path = TEMPLATE, readings: Readings | None = None) -> Dem
             ],
             denied=denied(),
             approval=approval,
-            verification=verification_by_subject(
-                sandbox.client("dynamodb"), stack.physical_ids["RemediationTable"], audit_task_id
-            ),
+            verification=verification,
+            rollback=rollback,
         )
 
 
@@ -352,6 +377,18 @@ def expectations(run: DemoRun) -> list[tuple[str, bool]]:
             all(subject in changed for subject in run.verification),
         )
     )
+    device = run.rollback.device
+    checks.append(
+        (f"the operator rolled {device} back with the command line", run.rollback.ran.exit_code == 0)
+    )
+    device_before = {name: value for (subject, name), value in before.items() if subject == device}
+    checks.append(
+        (
+            f"{device}'s settings after the rollback equal its before column",
+            device_before != {key[1]: after.get(key) for key in before if key[0] == device}
+            and run.rollback.settings == device_before,
+        )
+    )
     checks.append(("the workflow succeeded", run.execution_status == "SUCCEEDED"))
     checks.append(("the report says full-success", run.report_message.get("result") == "full-success"))
     checks.append(("the report on the topic is the execution's output", run.report_message == run.report))
@@ -377,6 +414,9 @@ def render(run: DemoRun, out: TextIO) -> bool:
     print(task_lines(run.report), file=out)
     print("\nReport published to RemediationReportsTopic", file=out)
     print(json.dumps(run.report_message, indent=2), file=out)
+    print(f"\nRollback of {run.rollback.device}\n$ {run.rollback.ran.command}", file=out)
+    print("\n".join(f"  {line}" for line in run.rollback.ran.output.splitlines()), file=out)
+    print(rollback_table(run), file=out)
     print("\nExpected changes", file=out)
     checks = expectations(run)
     for description, held in checks:

@@ -3,15 +3,12 @@ operator approves it with the command line, as the sandbox's account."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from remediator_cli.app import app
-from sandbox.operator_account import SandboxAccount
+from sandbox.operator_command import run_operator_command
 
 
 @dataclass(frozen=True)
@@ -44,12 +41,5 @@ def approve_waiting_group(
         lambda: approval_request(sandbox, queue_url, audit_task_id), "approval request on the reports topic"
     )
     arguments = ["approve", audit_task_id, str(request["taskId"]), "--stack", stack_name]
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
-        code = app(arguments, obj=SandboxAccount(sandbox), standalone_mode=False)
-    return ApprovalRoundTrip(
-        request=request,
-        command="remediator " + " ".join(arguments),
-        output=printed.getvalue().strip(),
-        exit_code=int(code or 0),
-    )
+    ran = run_operator_command(sandbox, arguments)
+    return ApprovalRoundTrip(request=request, command=ran.command, output=ran.output, exit_code=ran.exit_code)

@@ -3,6 +3,7 @@ refuse what someone changed since unless forced, never half-restore a record, ch
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -150,6 +151,23 @@ def test_a_quarantined_device_is_taken_out_of_the_group_and_its_certificate_reac
         "certificate": {"id": "c1", "status": "INACTIVE"},
         "things.sensor": ["sensors", QUARANTINE],
     }
+
+
+def test_one_thing_of_a_shared_certificate_is_rolled_back_and_the_others_stay_quarantined() -> None:
+    iot = Iot(
+        certificates={"c1": "INACTIVE"}, groups={t: {"sensors", QUARANTINE} for t in ("sensor", "twin")}
+    )
+    shared = device_record()
+    shared = dataclasses.replace(
+        shared, before={**shared.before, "things": {"sensor": ["sensors"], "twin": ["sensors"]}}
+    )
+    outcome = decide(shared, ActionCatalog(iot), iot, force=False, dry_run=False, only_thing="twin")
+    assert outcome.item.outcome == "restored"
+    assert iot.writes == [
+        ("set_certificate_status", "c1", "ACTIVE"),
+        ("remove_thing_from_group", "twin", QUARANTINE),
+    ]
+    assert iot.groups["sensor"] == {"sensors", QUARANTINE}
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,8 @@ service: restoring the recorded role means passing it (iam:PassRole), which no r
 stack holds; the record is reported `manual` with the exact command.
 
 The record is all or nothing: a drifted field refuses the whole record, so a device is never half
-restored. No boto3 here; IoT failures are RollbackIotError and leave the record for the next run.
+restored. Rolling back one thing plans only that thing's groups of a record that names several (a shared
+certificate's finding), beside the certificate they share. No boto3 here; IoT failures are RollbackIotError and leave the record for the next run.
 """
 
 import json
@@ -176,7 +177,11 @@ def logging_command(before: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
-def plan_record(record: RollbackRecord, catalog: ActionCatalog, iot: RestoreIot) -> dict[str, FieldPlan]:
+def plan_record(
+    record: RollbackRecord, catalog: ActionCatalog, iot: RestoreIot, only_thing: str | None = None
+) -> dict[str, FieldPlan]:
+    """`only_thing`: of the things the record names, plan that one alone (a shared certificate's finding
+    names every thing holding it; rolling one device back leaves the others where the action put them)."""
     before = record.before
     plans: dict[str, FieldPlan] = {}
     if "certificate" in before and before["certificate"].get("status") is not None:
@@ -195,6 +200,8 @@ def plan_record(record: RollbackRecord, catalog: ActionCatalog, iot: RestoreIot)
             for group in catalog.params(name)["addThingsToThingGroupParams"]["thingGroupNames"]
         )
         for thing, groups in sorted(before["things"].items()):
+            if only_thing is not None and thing != only_thing:
+                continue
             plans[f"things.{thing}"] = _thing(thing, groups, added, iot.thing_groups(thing))
     if "policy" in before:
         plans["policy"] = _policy(before["policy"], (record.observed or {}).get("policy"), iot)
@@ -214,7 +221,13 @@ def _run(steps: Iterable[Step], iot: RestoreIot) -> None:
 
 
 def roll_back_record(
-    record: RollbackRecord, catalog: ActionCatalog, iot: RestoreIot, *, force: bool, dry_run: bool
+    record: RollbackRecord,
+    catalog: ActionCatalog,
+    iot: RestoreIot,
+    *,
+    force: bool,
+    dry_run: bool,
+    only_thing: str | None = None,
 ) -> RecordOutcome:
     def item(outcome: Outcome, details: list[str]) -> RolledBackItem:
         return RolledBackItem(
@@ -230,7 +243,7 @@ def roll_back_record(
             item("manual", [f"restore logging by hand: {logging_command(record.before['logging'])}"]), None
         )
     try:
-        plans = plan_record(record, catalog, iot)
+        plans = plan_record(record, catalog, iot, only_thing)
     except (RollbackIotError, ResourceStateError) as error:
         return RecordOutcome(item("failed", [str(error)]), None)
     observed = {name: plan.observed for name, plan in plans.items()}

@@ -134,7 +134,9 @@ def rollback_page(
     for record in records:
         if not _in_scope(request, record, certificates):
             continue
-        outcome = roll_back_record(record, catalog, iot, force=request.force, dry_run=request.dry_run)
+        outcome = roll_back_record(
+            record, catalog, iot, force=request.force, dry_run=request.dry_run, only_thing=request.thing
+        )
         totals = totals.counted(outcome.item)
         result = RECORDED.get(outcome.item.outcome)
         if request.dry_run or outcome.observed is None or result is None:

@@ -53,6 +53,9 @@ def test_the_demo_remediates_the_workshop_fleet_and_says_so(
         "ok   the operator approved it with the command line",
         "ok   one policy's default version is now the blank one",
         "ok   the report records who approved the policy group",
+        "ok   every changed device, policy and the account setting is verified",
+        "ok   the operator rolled SensorDevice01 back with the command line",
+        "ok   SensorDevice01's settings after the rollback equal its before column",
         "every expected change happened",
     ):
         assert line in out
@@ -70,6 +73,15 @@ def test_the_demo_remediates_the_workshop_fleet_and_says_so(
     assert "FAIL the deny-all policy" in text.getvalue()
     assert "FAIL one policy's default version is now the blank one" in text.getvalue()
     assert "$ remediator approve " + run.audit_task_id in out
+
+    # And a rollback that left the device quarantined makes the demo fail
+    half = dataclasses.replace(
+        run.rollback,
+        settings={**run.rollback.settings, "thing groups": "Sensors, iot-audit-remediator-quarantine"},
+    )
+    text = io.StringIO()
+    assert render(dataclasses.replace(run, rollback=half), text) is False
+    assert "FAIL SensorDevice01's settings after the rollback equal its before column" in text.getvalue()
 
     # And a device the workflow changed but could not verify makes the demo fail
     unverified = dataclasses.replace(
