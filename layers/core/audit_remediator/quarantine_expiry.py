@@ -29,9 +29,13 @@ from audit_remediator.errors import QuarantineExpiryRequestError, QuarantineTime
 from audit_remediator.kill_switch import KillSwitch
 from audit_remediator.observability import logger, metrics
 from audit_remediator.quarantine_timers import EXTENDED, HELD, FindingRef, Timer
-from audit_remediator.reconcile import AUDIT_RETENTION, RETENTION_MARGIN
+from audit_remediator.reconcile import AUDIT_RETENTION
 
 MAX_MISSED_DAYS: Final = 30
+# The audits listed start a day inside Device Defender's retention: ListAuditTasks refuses a start time past
+# it (InvalidRequestException), and the service's clock may be ahead of ours. Only the newest audit that ran
+# a check decides, so the day left out never matters.
+RETENTION_MARGIN: Final = timedelta(days=1)
 MAX_TIMERS: Final = 500
 # Entries listed per kind in the report (an SNS message holds 256 KB); the counts are always whole.
 MAX_LISTED: Final = 50

@@ -3,6 +3,7 @@ runs, and that its outcomes are on the dashboard and its failures alarmed."""
 
 import json
 
+from audit_remediator.quarantine_services import QuarantineExpirySettings
 from tests.unit.template.policy import (
     _alarm_metrics,
     _compare_grants,
@@ -62,6 +63,12 @@ def quarantine_expiry_schedule(stack: Stack) -> list[str]:
     variables = stack.properties(FUNCTION)["Environment"]["Variables"]
     if variables.get("QUARANTINE_THING_GROUP_NAME") != stack.ref("QuarantineThingGroup"):
         problems.append("QuarantineExpiryFunction is not told the stack's quarantine group")
+    fields = QuarantineExpirySettings.model_fields.values()
+    required = {str(f.alias) for f in fields if f.is_required()} | {"POWERTOOLS_LOG_LEVEL"}
+    if set(variables) != required:
+        problems.append(
+            f"QuarantineExpiryFunction's environment is {sorted(variables)}, its settings need {sorted(required)}"
+        )
     return problems
 
 
