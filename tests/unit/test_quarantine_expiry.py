@@ -191,6 +191,21 @@ def test_with_no_audit_of_the_check_since_the_quarantine_is_extended_saying_why(
     assert extended["reason"] == f"no completed audit ran {SHARED} since the thing was quarantined"
 
 
+def test_a_thing_held_for_two_findings_stays_until_both_are_gone_and_the_reason_names_the_open_one() -> None:
+    # Given a thing quarantined for a shared certificate and a key-quality finding; only the first was re-audited
+    quality = FindingRef("a" * 32, "task-1", "f-2", "DEVICE_CERTIFICATE_KEY_QUALITY_CHECK", CERT)
+    both = Timer(TODAY, "sensor-1", GROUP, 30, QUARANTINED, 0, (timer().findings[0], quality))
+    book, groups = Book({TODAY: [both]}), Groups()
+
+    report = sweep(REQUEST, services(book, Audits({"later": audit(2, "COMPLETED_COMPLIANT")}), groups))
+
+    assert groups.removed == []
+    [extended] = report.extended
+    assert extended["reason"] == (
+        "no completed audit ran DEVICE_CERTIFICATE_KEY_QUALITY_CHECK since the thing was quarantined"
+    )
+
+
 def test_nothing_is_released_or_rechecked_while_the_kill_switch_is_pulled() -> None:
     book, groups = Book({NOW.date(): [timer()]}), Groups()
 

@@ -247,7 +247,8 @@ def _decide(
     else:
         outcome["reason"] = (
             "; ".join(
-                f"no completed audit ran {r.check} since the thing was quarantined" for r in rechecks[:3]
+                f"no completed audit ran {r.check} since the thing was quarantined"
+                for r in [r for r in rechecks if r.verdict == "unchecked"][:3]
             )
             or "the timer holds no finding to re-check"
         )
