@@ -55,3 +55,11 @@ class SecurityHubCallError(RemediatorError):
     def __init__(self, message: str, *, code: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class QuarantineExpiryRequestError(RemediatorError):
+    """A quarantine expiry request the sweep cannot honour (how many missed days); nothing was read."""
+
+
+class QuarantineTimerError(RemediatorError):
+    """A quarantine timer could not be read, decided or recorded; it stays due for the next sweep."""

@@ -16,6 +16,7 @@ from audit_remediator.adapters.state_records import StateRecords
 from audit_remediator.errors import SettingsError
 from audit_remediator.models.resource_state import PreStateRequest, VerificationRequest
 from audit_remediator.prestate import record_page
+from audit_remediator.quarantine_services import timer_hook
 from audit_remediator.verification import verify_page
 
 # Standard retry mode backs off on IoT's and DynamoDB's throttling before a read counts as failed.
@@ -67,8 +68,10 @@ def handle_page(event: dict[str, Any], services: ResourceStateServices) -> dict[
         services.session.client("dynamodb", config=_BOTO_CONFIG), settings.remediation_table_name
     )
     if event.get("phase") == "after":
+        dynamodb = services.session.client("dynamodb", config=_BOTO_CONFIG)
+        timers = timer_hook(dynamodb, settings.remediation_table_name, iot)
         verified = verify_page(
-            VerificationRequest.model_validate(event), iot, store, settings.quarantine_policy_name
+            VerificationRequest.model_validate(event), iot, store, settings.quarantine_policy_name, timers
         )
         return verified.model_dump(mode="json", by_alias=True)
     recorded = record_page(PreStateRequest.model_validate(event), iot, store)

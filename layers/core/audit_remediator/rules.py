@@ -41,6 +41,9 @@ class AttemptLimit(_Table):
 
 
 DEFAULT_ATTEMPT_LIMIT = AttemptLimit(max_attempts=3, window_days=30)
+# Device Defender keeps audit tasks and findings 90 days (ListAuditTasks, botocore's iot model): a longer
+# quarantine could not be re-checked against the audits that ran since it began.
+MAX_QUARANTINE_DAYS = 90
 
 
 class DeviceCaps(_Table):
@@ -57,6 +60,11 @@ class DefaultRule(_Table):
     max_devices: StrictInt | None = Field(default=None, alias="maxDevices", ge=1)
     max_fleet_percent: float | None = Field(default=None, alias="maxFleetPercent", gt=0, le=100)
     attempts: AttemptLimit | None = None
+    # Days a thing this rule quarantined stays in the quarantine group before it is re-checked; only for
+    # rules whose actions quarantine (ADD_THINGS_TO_THING_GROUP).
+    quarantine_days: StrictInt | None = Field(
+        default=None, alias="quarantineDays", ge=1, le=MAX_QUARANTINE_DAYS
+    )
 
 
 class Rule(DefaultRule):
@@ -93,6 +101,7 @@ class ResolvedRule:
     max_devices: int | None = None
     max_fleet_percent: float | None = None
     attempts: AttemptLimit = DEFAULT_ATTEMPT_LIMIT
+    quarantine_days: int | None = None
 
     def covers(self, reason_code: str) -> bool:
         return reason_code in self.reason_codes
@@ -107,6 +116,11 @@ class RuleSet:
     def rules_for(self, check_name: str) -> tuple[ResolvedRule, ...]:
         """The rules for a check as named in a notification; empty for unknown checks."""
         return self.by_check.get(canonical_check_name(check_name), ())
+
+    def quarantine_days(self, check_name: str) -> int | None:
+        """How long a thing quarantined for this check stays quarantined before it is re-checked (None:
+        until someone releases it). Validation holds every quarantining rule of a check to one value."""
+        return next((r.quarantine_days for r in self.rules_for(check_name) if r.quarantine_days), None)
 
 
 def _rule_id(check: str, reason_codes: Iterable[str], actions: Iterable[str]) -> str:
@@ -143,6 +157,7 @@ def _problems(table: RulesTable) -> list[str]:
                 problems.append(f"{label}: action {action_name} is not defined under 'actions'")
             elif definition.type not in info.actions:
                 problems.append(f"{label}: {action_name} ({definition.type}) is not supported for {check}")
+        problems += _quarantine_problems(label, rule, table)
         if isinstance(rule, Rule) and rule.reason_codes != "all":
             unknown = sorted(set(rule.reason_codes) - set(info.reason_codes))
             if unknown:
@@ -150,7 +165,44 @@ def _problems(table: RulesTable) -> list[str]:
             if len(set(rule.reason_codes)) != len(rule.reason_codes):
                 problems.append(f"{label}: a reason code is listed twice")
     problems += _overlaps(table)
-    return problems
+    problems += _quarantine_conflicts(table)
+    # The default rule is checked once per check it covers: say each of its problems once.
+    return list(dict.fromkeys(problems))
+
+
+def _quarantines(rule: DefaultRule, table: RulesTable) -> bool:
+    return any(
+        (definition := table.actions.get(name)) is not None
+        and definition.type is ActionType.ADD_THINGS_TO_THING_GROUP
+        for name in rule.actions
+    )
+
+
+def _quarantine_problems(label: str, rule: DefaultRule, table: RulesTable) -> list[str]:
+    if rule.quarantine_days is None or _quarantines(rule, table):
+        return []
+    return [
+        f"{label}: quarantineDays is set, but none of its actions ({', '.join(rule.actions)}) quarantines "
+        "(ADD_THINGS_TO_THING_GROUP): remove quarantineDays or add a quarantine action"
+    ]
+
+
+def _quarantine_conflicts(table: RulesTable) -> list[str]:
+    """A finished task says which check a finding was for, not which reason code: every quarantining rule of
+    one check must agree on quarantineDays, or a quarantine's length would depend on the rules' order."""
+    days: dict[str, dict[int | None, list[int]]] = {}
+    for index, rule in enumerate(table.rules):
+        if _quarantines(rule, table):
+            check = canonical_check_name(rule.check)
+            days.setdefault(check, {}).setdefault(rule.quarantine_days, []).append(index)
+    return [
+        f"the rules that quarantine for {check} ("
+        + ", ".join(f"rules[{i}]" for indexes in by_days.values() for i in indexes)
+        + ") must all set the same quarantineDays, or none: they set "
+        + ", ".join(sorted(str(value) if value is not None else "none" for value in by_days))
+        for check, by_days in sorted(days.items())
+        if len(by_days) > 1
+    ]
 
 
 def _default_checks(table: RulesTable) -> set[str]:
@@ -192,6 +244,7 @@ def _resolve(table: RulesTable) -> dict[str, tuple[ResolvedRule, ...]]:
                 rule.max_devices,
                 rule.max_fleet_percent,
                 rule.attempts or table.attempts,
+                rule.quarantine_days,
             )
         )
     if table.default is not None:
@@ -208,6 +261,7 @@ def _resolve(table: RulesTable) -> dict[str, tuple[ResolvedRule, ...]]:
                     table.default.max_devices,
                     table.default.max_fleet_percent,
                     table.default.attempts or table.attempts,
+                    table.default.quarantine_days,
                 )
             ]
     return {check: tuple(rules) for check, rules in by_check.items()}

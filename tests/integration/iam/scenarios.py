@@ -28,6 +28,9 @@ is the healthy outcome.
   audit's task finds their executions ended (ListExecutions), reclaims the slots and completes.
 - failed-execution: IoT keeps refusing StartAuditMitigationActionsTask, the execution fails, and
   EventBridge reports it on RemediationReportsTopic.
+- quarantine-expiry: a device the shared-certificate rule quarantined (its verification starts the
+  rule's quarantineDays timer); that many days later, an audit no longer reports its finding and the
+  daily sweep (QuarantineExpiryFunction) releases it from the quarantine group and reports it.
 - security-hub-sync: with SecurityHubSync=Enabled and Device Defender's findings in Security Hub, a
   task of explicit findings completes and SecurityHubSyncFunction notes each of them there.
 - rollback: with SecurityHubSync=Enabled, tasks quarantine and deactivate a device, deactivate a CA
@@ -254,6 +257,33 @@ def _reconciliation(run: Run) -> None:
     _report(run, run.wf.wait(run.wf.execution_arn(reconciled[0]["executionName"])))
 
 
+def _quarantine_expiry(run: Run) -> None:
+    wf = run.wf
+    device = wf.device("ExpiringSensor")
+    audit = wf.seed_audit({SHARED_CHECK: [device]})
+    actions = [wf.action("QuarantineThingsAction"), wf.action("DeactivateDeviceCertificateAction")]
+    _report(
+        run,
+        wf.run(
+            audit_plan(audit.task_id, task({"findingIds": audit.ids(SHARED_CHECK)}, {SHARED_CHECK: actions}))
+        ),
+    )
+    run.sb.clock.advance(31 * 86_400)
+    wf.seed_audit({SHARED_CHECK: []})
+    report = run.sb.invoke("QuarantineExpiryFunction", {"missedDays": 7})
+    if [entry.get("thing") for entry in report.get("released", [])] != ["ExpiringSensor"] or report.get(
+        "errors"
+    ):
+        run.problems.append(f"the sweep did not release the thing: {report}")
+    with run.sb.calls.pause():
+        groups = run.sb.client("iot").list_thing_groups_for_thing(thingName="ExpiringSensor")["thingGroups"]
+    if groups:
+        run.problems.append(f"the thing is still in {groups}")
+    published = [m for m in wf.reports(at_least=2, timeout=5.0) if m.get("kind") == "quarantine-expiry"]
+    if not published:
+        run.problems.append("the sweep's report did not reach RemediationReportsTopic")
+
+
 def _queue_messages(run: Run, logical_id: str) -> list[dict[str, Any]]:
     with run.sb.calls.pause():
         messages = (
@@ -473,6 +503,7 @@ SCENARIOS: Final[Mapping[str, Callable[[Run], None]]] = {
     "policy-replacement": _policy_replacement,
     "finding-window": _finding_window,
     "reconciliation": _reconciliation,
+    "quarantine-expiry": _quarantine_expiry,
     "audit": _audit,
     "approval-expired-by-pull": _approval_expired_by_pull,
     "quarantine-blocked": _quarantine_blocked,

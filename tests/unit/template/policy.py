@@ -27,6 +27,7 @@ RUNTIME_ROLES = (
     "SecurityHubSyncFunctionRole",
     "ApprovalRequestFunctionRole",
     "ApprovalExpiryFunctionRole",
+    "QuarantineExpiryFunctionRole",
 )
 MITIGATION_ACTIONS = (
     "EnableErrorLoggingAction",
@@ -244,7 +245,12 @@ def confused_deputy(stack: Stack) -> list[str]:
 
 def _sweep_rules(stack: Stack) -> list[str]:
     """The EventBridge rules that invoke ReconcileFunction on a schedule."""
-    function = stack.get_att("ReconcileFunction", "Arn")
+    return schedules_of(stack, "ReconcileFunction")
+
+
+def schedules_of(stack: Stack, function_id: str) -> list[str]:
+    """The EventBridge rules whose target is the function."""
+    function = stack.get_att(function_id, "Arn")
     return [
         logical_id
         for logical_id in stack.of_type("AWS::Events::Rule")
@@ -269,6 +275,10 @@ def lambda_invoke(stack: Stack) -> list[str]:
         stack.ref("ApprovalExpiryFunction"): (
             "events.amazonaws.com",
             {stack.get_att("KillSwitchChangedRule", "Arn")},
+        ),
+        stack.ref("QuarantineExpiryFunction"): (
+            "events.amazonaws.com",
+            {stack.get_att(rule, "Arn") for rule in schedules_of(stack, "QuarantineExpiryFunction")},
         ),
     }
     for logical_id in permissions:
@@ -869,6 +879,10 @@ def remediation_key_policy(stack: Stack) -> list[str]:
             f"dynamodb.{REGION}.amazonaws.com",
         },
         role_arn["ApprovalExpiryFunctionRole"]: {f"dynamodb.{REGION}.amazonaws.com"},
+        role_arn["QuarantineExpiryFunctionRole"]: {
+            f"sns.{REGION}.amazonaws.com",
+            f"dynamodb.{REGION}.amazonaws.com",
+        },
         f"arn:{PARTITION}:iam::{ACCOUNT}:root": {
             f"sqs.{REGION}.amazonaws.com",
             f"dynamodb.{REGION}.amazonaws.com",

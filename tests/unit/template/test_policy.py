@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.unit.template import approval_policy  # noqa: F401  (registers its checks)
+from tests.unit.template import approval_policy, quarantine_policy  # noqa: F401  (register their checks)
 from tests.unit.template.policy import CHECKS
 from tests.unit.template.stack import Stack
 
