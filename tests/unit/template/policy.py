@@ -530,7 +530,8 @@ def _security_hub_sync(stack: Stack) -> bool:
 @check
 def securityhub_sync_role_least_privilege(stack: Stack) -> list[str]:
     """§9.6: SecurityHubSyncFunction's role reads and updates Security Hub findings only when the sync is on,
-    on the account's hub only (Service Authorization Reference: resource type `hub`), and never suppresses."""
+    on the account's hub only (Service Authorization Reference: resource type `hub`), and never suppresses;
+    only then too it reads the table's verification results and the audit findings of a waiting group."""
     role = stack.role_of(stack.properties("SecurityHubSyncFunction")["Role"])
     log_group = stack.get_att("SecurityHubSyncLogGroup", "Arn")
     expected: dict[str, set[str]] = {
@@ -544,6 +545,12 @@ def securityhub_sync_role_least_privilege(stack: Stack) -> list[str]:
     if _security_hub_sync(stack):
         hub = arn("securityhub", "hub/default")
         expected |= {"securityhub:GetFindings": {hub}, "securityhub:BatchUpdateFindings": {hub}}
+        # A verified task's results (its pre-state records) and a waiting group's findings (IoT: no resource type).
+        expected |= {
+            "dynamodb:Query": {stack.get_att("RemediationTable", "Arn")},
+            "iot:ListAuditFindings": {"*"},
+            "iot:DescribeAuditFinding": {"*"},
+        }
         suppress = [
             s
             for s in statements
@@ -814,6 +821,7 @@ def remediation_key_policy(stack: Stack) -> list[str]:
             f"dynamodb.{REGION}.amazonaws.com",
         },
         role_arn["ApprovalExpiryFunctionRole"]: {f"dynamodb.{REGION}.amazonaws.com"},
+        role_arn["SecurityHubSyncFunctionRole"]: {f"dynamodb.{REGION}.amazonaws.com"},
         f"arn:{PARTITION}:iam::{ACCOUNT}:root": {
             f"sqs.{REGION}.amazonaws.com",
             f"dynamodb.{REGION}.amazonaws.com",
