@@ -1206,7 +1206,7 @@ def operator_policy_least_privilege(stack: Stack) -> list[str]:
         "cloudformation:DescribeStacks": {arn("cloudformation", f"stack/{STACK_NAME}/*")},
         "states:ListExecutions": {machine},
         "states:DescribeExecution": {arn("states", f"execution:{machine_name}:*")},
-        "dynamodb:Query": {history, f"{history}/index/PendingApprovals"},
+        "dynamodb:Query": {history, f"{history}/index/PendingApprovals", f"{history}/index/ByResource"},
         "dynamodb:GetItem": {history},
         "dynamodb:UpdateItem": {history},
         # Step Functions authorizes a callback by its task token: the answer names no resource.
