@@ -144,6 +144,7 @@ def finding_lineage(item: dict[str, Any]) -> dict[str, Any]:
         "resource": _text(item, "byResource"),
         "auditTaskId": _text(item, "auditTaskId"),
         "taskId": _text(item, "taskId"),
+        "foundAt": _text(item, "findingTime") or None,
         "recordedAt": _text(item, "recordedAt"),
         "iotStatus": _text(item, "iotStatus") or None,
         "verification": verification,

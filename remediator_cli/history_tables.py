@@ -15,6 +15,8 @@ def _lines(record: dict[str, Any], *, with_audit: bool) -> list[str]:
     if with_audit:
         lines.append(f"  recorded     {escape(record['recordedAt'])} (audit {escape(record['auditTaskId'])})")
     lines.append(f"  resource     {escape(record['resource'])}")
+    if record.get("foundAt"):
+        lines.append(f"  found        {escape(record['foundAt'])}")
     lines.append(
         f"  task         {escape(record['taskId'])}  IoT: {escape(record.get('iotStatus') or 'not read')}"
     )

@@ -18,12 +18,13 @@ from sandbox.lambdas import FunctionSpec
 
 LOG = logging.getLogger(__name__)
 
-# Each function's cached services, by module and factory: the audit events, the pre-start analysis and
-# the reconciliation sweep.
+# Each function's cached services, by module and factory: the audit events, the pre-start analysis,
+# the reconciliation sweep and the resource state (its time to remediate).
 SERVICES_FACTORIES: Final = (
     ("audit_remediator.services", "audit_events_services"),
     ("audit_remediator.analysis_services", "analysis_services"),
     ("audit_remediator.reconcile_services", "reconcile_services"),
+    ("audit_remediator.resource_state_services", "resource_state_services"),
 )
 
 

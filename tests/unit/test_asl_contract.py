@@ -21,8 +21,8 @@ from audit_remediator.models.plan import (
     MitigationTaskSpec,
 )
 from audit_remediator.models.resource_state import PAGE_SIZE
-from audit_remediator.securityhub_pages import FINDINGS_PER_INVOCATION
 from audit_remediator.planner import window_batches
+from audit_remediator.securityhub_pages import FINDINGS_PER_INVOCATION
 from tools.sam_template import load
 
 ASL_PATH = Path(__file__).resolve().parents[2] / "statemachine" / "remediation.asl.json"

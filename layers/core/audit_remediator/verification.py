@@ -25,6 +25,7 @@ from audit_remediator.models.resource_state import (
     VerificationPage,
     VerificationRequest,
 )
+from audit_remediator.remediation_metrics import VerificationMetrics
 from audit_remediator.resource_state import (
     MAX_THINGS_RECORDED,
     ActionCatalog,
@@ -143,7 +144,11 @@ def _iot_status(request: VerificationRequest, record: StateRecord, iot: IotState
 
 
 def verify_page(
-    request: VerificationRequest, iot: IotStateReads, store: StateStore, quarantine_policy: str
+    request: VerificationRequest,
+    iot: IotStateReads,
+    store: StateStore,
+    quarantine_policy: str,
+    metrics: VerificationMetrics | None = None,
 ) -> VerificationPage:
     catalog = ActionCatalog(iot)
     checker = _Checker(iot, catalog, quarantine_policy)
@@ -163,6 +168,8 @@ def verify_page(
         store.put_verification(
             request.audit_task_id, request.task_id, record.finding_id, result, observed, reasons[:50], status
         )
+        if metrics is not None:
+            metrics.checked(request.audit_task_id, record, result)
         checked += 1
         if not reasons:
             verified += 1
@@ -178,6 +185,8 @@ def verify_page(
                     reasons=[reason[:300] for reason in reasons[:3]],
                 )
             )
+    if metrics is not None:
+        metrics.flush()
     return VerificationPage(
         totals=totals.model_copy(
             update={

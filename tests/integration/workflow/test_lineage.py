@@ -5,6 +5,7 @@ resource across audits, newest first. Both are paged with --limit and --after.""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from typer.testing import CliRunner, Result
@@ -59,6 +60,7 @@ def test_each_finding_shows_its_task_execution_and_verification(wf: Workflow) ->
         assert finding["taskId"] == deactivate["taskId"]
         assert finding["iotStatus"] == "SUCCEEDED"
         assert finding["verification"] == "verified"
+        assert datetime.fromisoformat(finding["foundAt"]).tzinfo == UTC
         assert "observed" not in finding
         assert "rollback" not in finding
     # ... and a finding not verified shows what was observed and why

@@ -484,7 +484,7 @@ def resource_state_role_least_privilege(stack: Stack) -> list[str]:
         "iot:DescribeMitigationAction": {arn("iot", f"mitigationaction/{STACK_NAME}-*")},
         "logs:CreateLogStream": {log_group},
         "logs:PutLogEvents": {log_group},
-        "dynamodb:Query": {history},
+        "dynamodb:Query": {history, f"{history}/index/ByResource"},
         "dynamodb:PutItem": {history},
         "dynamodb:UpdateItem": {history},
         "xray:PutTraceSegments": {"*"},

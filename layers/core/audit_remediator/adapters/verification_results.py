@@ -1,5 +1,5 @@
-"""The verification results of one task, read page by page from its pre-state records (their shape:
-audit_remediator.resource_state)."""
+"""Verification results read back from the pre-state records (their shape: audit_remediator.resource_state):
+one task's, page by page, and whether a resource was verified remediated by another audit."""
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 _RESULTS = ("verified", "not-verified")
+RESOURCE_INDEX = "ByResource"
 
 
 class TaskVerificationResults:
@@ -49,3 +50,37 @@ class TaskVerificationResults:
         ]
         last = result.get("LastEvaluatedKey")
         return results, (dict(last) if last else None)
+
+
+class EarlierVerifications:
+    """Whether another audit already remediated a resource and verified it: its pre-state records through the
+    ByResource index (a resource holds a handful: attempt limits keep it small)."""
+
+    def __init__(self, client: "DynamoDBClient", table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def verified_elsewhere(self, resource_key: str, audit_task_id: str) -> bool:
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": RESOURCE_INDEX,
+            "KeyConditionExpression": "byResource = :resource",
+            "FilterExpression": "verification = :verified AND auditTaskId <> :audit",
+            "ExpressionAttributeValues": {
+                ":resource": {"S": resource_key},
+                ":verified": {"S": "verified"},
+                ":audit": {"S": audit_task_id},
+            },
+            "Select": "COUNT",
+        }
+        while True:
+            try:
+                result = self._client.query(**params)
+            except (ClientError, BotoCoreError) as error:
+                raise ResourceStateError(f"reading the history of {resource_key} failed: {error}") from error
+            if result.get("Count", 0) > 0:
+                return True
+            last = result.get("LastEvaluatedKey")
+            if not last:
+                return False
+            params["ExclusiveStartKey"] = last
