@@ -60,6 +60,11 @@ SERVICE_METRICS = {
     "FindingsFailed",
     "AuditsReconciled",
     "ReconcileErrors",
+    "TimeToRemediate",
+    "FindingsChecked",
+    "RecurringFindings",
+    "QuarantinedDevices",
+    "FleetDevices",
 }
 FUNCTION_ENVIRONMENT = function_environment()
 
@@ -284,12 +289,12 @@ def lambda_invoke(stack: Stack) -> list[str]:
 
 @check
 def reconcile_sweep(stack: Stack) -> list[str]:
-    """A13: the sweep decides audits exactly as AuditEventsFunction does (the same settings), on the
-    ReconcileSchedule, over ReconcileDays."""
+    """A13: the sweep decides audits exactly as AuditEventsFunction does (the same settings, and only the
+    quarantine group it measures beside them), on the ReconcileSchedule, over ReconcileDays."""
     problems: list[str] = []
     environment = stack.properties("ReconcileFunction").get("Environment", {}).get("Variables", {})
     decider = stack.properties("AuditEventsFunction").get("Environment", {}).get("Variables", {})
-    if environment != decider:
+    if environment != {**decider, "QUARANTINE_THING_GROUP_NAME": stack.ref("QuarantineThingGroup")}:
         problems.append("ReconcileFunction's environment differs from AuditEventsFunction's")
     rules = _sweep_rules(stack)
     if len(rules) != 1:
@@ -508,6 +513,8 @@ def reconcile_role_least_privilege(stack: Stack) -> list[str]:
         "logs:PutLogEvents": {log_group},
         "iot:ListAuditTasks": {"*"},
         "iot:DescribeAuditTask": {"*"},
+        "iot:ListThings": {"*"},
+        "iot:ListThingsInThingGroup": {"*"},
         "states:StartExecution": {stack.ref("RemediationStateMachine")},
         "ssm:GetParameter": {_kill_switch_arn(stack)},
         "dynamodb:GetItem": {idempotency, history},
@@ -1099,6 +1106,13 @@ def dashboard(stack: Stack) -> list[str]:
         for widget in body["widgets"]:
             previous: list[str] = []
             for metric in widget.get("properties", {}).get("metrics", []):
+                expression = str(metric[0].get("expression", "")) if isinstance(metric[0], dict) else ""
+                # A SEARCH of the service's namespace shows a metric under every value of its other dimensions.
+                if expression.startswith("SEARCH('{IoTAuditRemediator,") and (
+                    'service="iot-audit-remediator"' in expression
+                ):
+                    shown.update(re.findall(r'MetricName="(\w+)"', expression))
+                    continue
                 row = [
                     p if p != "." else (previous[i] if i < len(previous) else p) for i, p in enumerate(metric)
                 ]
