@@ -55,7 +55,8 @@ class VerificationMetrics:
         self._checked = 0
         self._recurring = 0
 
-    def checked(self, audit_task_id: str, record: StateRecord, result: str) -> None:
+    def checked(self, audit_task_id: str, record: StateRecord, result: str) -> bool:
+        """Counts the finding; whether its resource was remediated and verified by an earlier audit."""
         self._checked += 1
         try:
             recurring = self._earlier.verified_elsewhere(
@@ -69,6 +70,7 @@ class VerificationMetrics:
             seconds = _seconds_since(record.finding_time, self._clock())
             if seconds is not None:
                 self._durations[record.check].append(seconds)
+        return recurring
 
     def flush(self) -> None:
         if self._checked:

@@ -155,11 +155,12 @@ def verify_page(
     records, cursor = store.page(request.audit_task_id, request.task_id, request.cursor, PAGE_SIZE)
     totals = request.totals
     listed = list(totals.not_verified_findings)
-    checked, verified, not_verified, succeeded_not = (
+    checked, verified, not_verified, succeeded_not, recurring = (
         totals.checked,
         totals.verified,
         totals.not_verified,
         totals.succeeded_not_verified,
+        totals.recurring,
     )
     for record in records:
         observed, reasons = checker.check(record)
@@ -169,7 +170,7 @@ def verify_page(
             request.audit_task_id, request.task_id, record.finding_id, result, observed, reasons[:50], status
         )
         if metrics is not None:
-            metrics.checked(request.audit_task_id, record, result)
+            recurring += metrics.checked(request.audit_task_id, record, result)
         checked += 1
         if not reasons:
             verified += 1
@@ -194,6 +195,7 @@ def verify_page(
                 "verified": verified,
                 "not_verified": not_verified,
                 "succeeded_not_verified": succeeded_not,
+                "recurring": recurring,
                 "not_verified_findings": listed,
             }
         ),

@@ -49,7 +49,9 @@ def test_the_sweep_counts_the_quarantined_devices_and_the_fleet_across_pages(
     # ... asking for IoT's largest pages (moto answers a group's things in one page whatever is asked)
     listed = [c for c in wf.sb.calls.of("iot", "ListThings") if c.ok]
     assert len(listed) == 2
-    assert {c.params["maxResults"] for c in [*listed, *wf.sb.calls.of("iot", "ListThingsInThingGroup")]} == {250}
+    assert {c.params["maxResults"] for c in [*listed, *wf.sb.calls.of("iot", "ListThingsInThingGroup")]} == {
+        250
+    }
 
 
 def test_a_count_that_cannot_be_read_is_reported_and_the_sweep_goes_on(

@@ -24,6 +24,7 @@ def test_time_to_remediate_and_recurrence_are_emitted_by_verification(
     device = wf.device("MetricsRecurring")
     capsys.readouterr()
     outputs = []
+    recurring = []
     for _ in range(2):
         audit = wf.seed_audit({EXPIRING: [device]})
         planned = task(
@@ -32,11 +33,14 @@ def test_time_to_remediate_and_recurrence_are_emitted_by_verification(
         result = wf.run(audit_plan(audit.task_id, planned))
         assert result.status == "SUCCEEDED", (result.get("error"), result.get("cause"))
         outputs.append(capsys.readouterr().out)
+        recurring.append(result.output_json["tasks"][0]["verification"]["recurring"])
 
     # Then each verification reports its finding checked, and only the second one as recurring
     first, second = (emf(out, "FindingsChecked") for out in outputs)
     assert [(d["FindingsChecked"], d["RecurringFindings"]) for d in first] == [([1.0], [0.0])]
     assert [(d["FindingsChecked"], d["RecurringFindings"]) for d in second] == [([1.0], [1.0])]
+    # ... as the task's verification totals say
+    assert recurring == [0, 1]
     # ... and each run the time from the finding to its verification, under its check
     for out in outputs:
         [duration] = emf(out, "TimeToRemediate")

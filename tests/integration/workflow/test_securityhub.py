@@ -119,6 +119,30 @@ def test_a_finding_not_verified_keeps_its_status_and_gets_a_note(
         assert notes[finding_id] == ""
 
 
+def test_a_completed_task_with_nothing_to_verify_notes_its_findings_and_keeps_their_status(
+    deployed: Workflow, hub: SecurityHub
+) -> None:
+    # Given a task that only publishes its findings: it changes nothing, so nothing is verified
+    audit = deployed.seed_audit({EXPIRING: [deployed.device(f"published-{n}") for n in range(2)]})
+    ids = audit.ids(EXPIRING)
+    planned = task({"findingIds": ids}, {EXPIRING: [deployed.action("PublishFindingToReportsAction")]})
+
+    # When the workflow runs it to COMPLETED
+    outcome = _outcome(deployed.run(audit_plan(audit.task_id, planned)))
+
+    notes, statuses = _hub_state(hub, ids)
+    assert outcome["status"] == "COMPLETED"
+    assert "verification" not in outcome
+    if deployed.stack.parameters["SecurityHubSync"] == "Enabled":
+        # Then each finding is noted as counted by IoT, not verified, and its status is left as it was
+        assert statuses == {"NEW"}
+        assert all("not yet verified" in n and planned["taskId"] in n for n in notes.values())
+        assert sorted(outcome["securityHub"]["updated"]) == sorted(ids)
+    else:
+        assert deployed.sb.calls.of("securityhub") == []
+        assert set(notes.values()) == {""}
+
+
 def _statuses_once_asked(
     hub: SecurityHub, finding_ids: list[str], wf: Workflow, audit_task_id: str, timeout: float = 30.0
 ) -> tuple[dict[str, str], set[str | None]]:
