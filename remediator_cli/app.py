@@ -15,7 +15,17 @@ import typer
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
-from remediator_cli import approvals, exclusions, history, kill_switch, reconcile, rollback, runs, tables
+from remediator_cli import (
+    approvals,
+    exclusions,
+    history,
+    history_tables,
+    kill_switch,
+    reconcile,
+    rollback,
+    runs,
+    tables,
+)
 from remediator_cli.errors import Exit, OperatorError
 from remediator_cli.stack import Account, AwsAccount, Stack
 
@@ -103,18 +113,46 @@ def status(
 @app.command("history")
 def history_command(
     ctx: typer.Context,
-    audit_task_id: Annotated[str, typer.Argument(help="The Device Defender audit task id.")],
+    audit_task_id: Annotated[
+        str | None, typer.Argument(help="The Device Defender audit task id (or give --resource).")
+    ] = None,
+    resource: Annotated[
+        str | None,
+        typer.Option(
+            "--resource",
+            help="One resource across audits, as the findings table names it, e.g. deviceCertificateId=ID.",
+        ),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option(min=1, max=1000, help="How many findings (or records) per page.")
+    ] = 50,
+    after: Annotated[
+        str | None, typer.Option("--after", help="The `next` token of the previous page: the page after it.")
+    ] = None,
     stack: StackOption = DEFAULT_STACK,
     json_output: JsonOption = False,
 ) -> None:
-    """What the service decided and did for one audit: decisions, tasks with their statistics, runs."""
+    """What the service decided and did for one audit (decisions, tasks with their statistics, runs) and
+    each finding's lineage: its task, IoT's execution status, the verification and any rollback. With
+    --resource, the same lineage for one resource across audits, newest first."""
     with _reported():
+        if (audit_task_id is None) == (resource is None):
+            raise OperatorError(
+                "give an audit task id or --resource KEY, not both and not neither", Exit.BAD_INPUT
+            )
         account, found = _stack(ctx, stack)
-        document = history.audit_history(account, found, audit_task_id)
+        if resource is not None:
+            document = history.resource_history(account, found, resource, limit, after)
+        else:
+            assert audit_task_id is not None
+            document = history.audit_history(account, found, audit_task_id, limit, after)
     if json_output:
         _print_json(document)
+    elif resource is not None:
+        history_tables.resource(Console(), document)
     else:
         tables.history(Console(), document)
+        history_tables.findings(Console(), document)
 
 
 def _switch(ctx: typer.Context, stack: str, state: kill_switch.State, json_output: bool) -> None:

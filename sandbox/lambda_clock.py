@@ -19,11 +19,13 @@ from sandbox.lambdas import FunctionSpec
 LOG = logging.getLogger(__name__)
 
 # Each function's cached services, by module and factory: the audit events, the pre-start analysis, the
-# reconciliation sweep, the quarantine timers' verification hook and their expiry sweep.
+# reconciliation sweep, the resource state (its time to remediate), the quarantine timers' verification
+# hook and their expiry sweep.
 SERVICES_FACTORIES: Final = (
     ("audit_remediator.services", "audit_events_services"),
     ("audit_remediator.analysis_services", "analysis_services"),
     ("audit_remediator.reconcile_services", "reconcile_services"),
+    ("audit_remediator.resource_state_services", "resource_state_services"),
     ("audit_remediator.quarantine_services", "timer_clock"),
     ("audit_remediator.quarantine_services", "quarantine_expiry_services"),
 )

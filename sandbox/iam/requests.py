@@ -125,17 +125,6 @@ def _attach_policy(params: Mapping[str, Any], _where: Where) -> list[Access]:
     return [Access("iot:AttachPolicy", str(params["target"]))]
 
 
-def _remove_thing_from_thing_group(params: Mapping[str, Any], where: Where) -> list[Access]:
-    """Authorized on both the thing group and the thing (Service Authorization Reference, AWS IoT:
-    RemoveThingFromThingGroup, resource types `thinggroup` and `thing`), by name or by ARN."""
-    group = params.get("thingGroupArn") or where.arn("iot", f"thinggroup/{params['thingGroupName']}")
-    thing = params.get("thingArn") or where.arn("iot", f"thing/{params['thingName']}")
-    return [
-        Access("iot:RemoveThingFromThingGroup", str(group)),
-        Access("iot:RemoveThingFromThingGroup", str(thing)),
-    ]
-
-
 def _iot_unscoped(operation: str) -> Callable[[Mapping[str, Any], Where], list[Access]]:
     """A Device Defender (or policy listing) action with no resource type: authorized on "*"."""
 
@@ -226,7 +215,6 @@ _REQUESTS: Final[dict[tuple[str, str], Callable[[Mapping[str, Any], Where], list
     ("stepfunctions", "StartExecution"): _start_execution,
     ("cloudwatch", "PutMetricData"): _put_metric_data,
     ("iot", "AttachPolicy"): _attach_policy,
-    ("iot", "RemoveThingFromThingGroup"): _remove_thing_from_thing_group,
     ("lambda", "Invoke"): _invoke,
     ("iot", "DescribeCertificate"): _iot_resource("iot:DescribeCertificate", "cert", "certificateId"),
     ("iot", "DescribeCACertificate"): _iot_resource("iot:DescribeCACertificate", "cacert", "certificateId"),

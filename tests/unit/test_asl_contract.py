@@ -22,6 +22,7 @@ from audit_remediator.models.plan import (
 )
 from audit_remediator.models.resource_state import PAGE_SIZE
 from audit_remediator.planner import window_batches
+from audit_remediator.securityhub_pages import FINDINGS_PER_INVOCATION
 from tools.sam_template import load
 
 ASL_PATH = Path(__file__).resolve().parents[2] / "statemachine" / "remediation.asl.json"
@@ -106,6 +107,10 @@ QUARANTINE_GUARD = ("Attach quarantine policy", "Verify quarantine policy", "Qua
 # After the switch, the pre-state of every finding is recorded (a page per loop); only then does the task start.
 PRESTATE = ("Record pre-state", "More pre-state to record?")
 VERIFICATION = ("Findings to verify?", "Verify task findings", "More findings to verify?")
+# With SecurityHubSync on, a waiting group's findings are marked NOTIFIED and a verified task's findings take
+# their result, a batch of pages per invocation, each looping back through its Choice.
+SECURITY_HUB_NOTIFIED = ("Mark findings awaiting approval in Security Hub", "Approval needed?")
+SECURITY_HUB_RESOLVED = ("Resolve verified findings in Security Hub", "Note findings in Security Hub?")
 
 
 def task_processor() -> dict[str, Any]:
@@ -509,13 +514,26 @@ def test_a_task_that_never_ends_stays_far_below_the_history_limit() -> None:
             *VERIFICATION,
             "Record task outcome",
             "Note findings in Security Hub?",
-            "Note completed findings in Security Hub",
+            *SECURITY_HUB_NOTIFIED,
             "Task outcome recorded",
         )
     )
+    # A task's findings either take their verification to Security Hub or, unverified, a completion note.
+    security_hub_after = max(
+        EVENTS[processor["Note completed findings in Security Hub"]["Type"]],
+        sum(EVENTS[processor[name]["Type"]] for name in SECURITY_HUB_RESOLVED),
+    )
     slots = sum(EVENTS[processor[name]["Type"]] for name in (*SLOT_GUARD, *SLOT_RELEASE))
     waiting, waiting_retries = slot_wait_events()
-    per_task = EVENTS_PER_MAP_ITERATION + straight + slots + waiting + listing + max_polls() * per_iteration
+    per_task = (
+        EVENTS_PER_MAP_ITERATION
+        + straight
+        + security_hub_after
+        + slots
+        + waiting
+        + listing
+        + max_polls() * per_iteration
+    )
     # Every retrier exhausted on every call (the last attempt then succeeding or caught).
     retried = sum(
         retries(processor[name])
@@ -529,8 +547,11 @@ def test_a_task_that_never_ends_stays_far_below_the_history_limit() -> None:
             *VERIFICATION,
             "Record task outcome",
             *SLOT_RELEASE,
-            "Note completed findings in Security Hub",
+            SECURITY_HUB_NOTIFIED[0],
         )
+    ) + max(
+        retries(processor["Note completed findings in Security Hub"]),
+        retries(processor[SECURITY_HUB_RESOLVED[0]]),
     )
     listed = next(iter(findings_map["ItemProcessor"]["States"].values()))
     per_task_retrying = (
@@ -600,6 +621,25 @@ def test_pre_state_and_verification_of_a_whole_audit_page_within_the_history_lim
     assert per_page * pages <= MAX_HISTORY_EVENTS * 0.25, per_page * pages
     # Every page retried to its last attempt still leaves room for the rest of the execution.
     assert retrying * pages < MAX_HISTORY_EVENTS * 0.75, retrying * pages
+
+
+def test_security_hub_steps_of_a_whole_audit_stay_within_the_history_limit() -> None:
+    # The same 100,000 findings awaiting approval and then verified, with SecurityHubSync on: each Security Hub
+    # loop runs once per FINDINGS_PER_INVOCATION findings, beside the pre-state and verification loops.
+    processor = task_processor()
+    for task_name, choice in (SECURITY_HUB_NOTIFIED, SECURITY_HUB_RESOLVED):
+        assert processor[task_name]["Next"] == choice
+        assert processor[choice]["Choices"][0]["Next"] == task_name
+    invocations = math.ceil(100_000 / FINDINGS_PER_INVOCATION)
+    per_loop = sum(
+        EVENTS[processor[name]["Type"]] for name in (*SECURITY_HUB_NOTIFIED, *SECURITY_HUB_RESOLVED)
+    )
+    page_loops = sum(EVENTS[processor[name]["Type"]] for name in (*PRESTATE, *VERIFICATION[1:]))
+    retrying = per_loop + EVENTS_PER_RETRY * sum(
+        retries(processor[name]) for name in (SECURITY_HUB_NOTIFIED[0], SECURITY_HUB_RESOLVED[0])
+    )
+    assert per_loop * invocations <= MAX_HISTORY_EVENTS * 0.1, per_loop * invocations
+    assert page_loops * math.ceil(100_000 / PAGE_SIZE) + retrying * invocations < MAX_HISTORY_EVENTS * 0.5
 
 
 def poll_waits(initial: int, maximum: int, polls: int) -> list[int]:

@@ -18,6 +18,7 @@ ENVIRONMENT = {
     "AUDIT_PRODUCT_ARN": "arn:aws:securityhub:eu-west-1::product/aws/iot-device-defender-audit",
     "ACCOUNT_ID": "123456789012",
     "NOTE_AUTHOR": "iot-audit-remediator",
+    "REMEDIATION_TABLE_NAME": "iot-audit-remediator-remediation",
 }
 REQUEST = {
     "findingIds": ["f-1"],

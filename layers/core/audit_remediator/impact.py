@@ -65,6 +65,8 @@ class AuditFindingView:
     reason_code: str
     resource_type: str
     resource_identifier: Mapping[str, Any]
+    # When IoT found it (ISO 8601 UTC); the start of its time to remediate.
+    finding_time: str | None = None
 
 
 class IotReads(Protocol):

@@ -69,19 +69,20 @@ def snapshot(finding: AuditFindingView, types: frozenset[ActionType], iot: IotSt
     return before
 
 
-def _page_of_findings(
-    request: PreStateRequest, iot: IotStateReads
+def task_findings_page(
+    audit_task_id: str, task: MitigationTaskSpec, cursor: FindingsCursor | None, iot: IotStateReads
 ) -> tuple[list[AuditFindingView], FindingsCursor | None]:
-    target = request.task.target
+    """One page of the findings a task targets, and where the next page starts (None: done)."""
+    target = task.target
     if not isinstance(target, AuditFilterTarget):
         known = (iot.finding(finding_id) for finding_id in target.finding_ids)
         return [finding for finding in known if finding is not None], None
     checks = sorted(target.audit_check_to_reason_code_filter)
-    check = request.cursor.check if request.cursor else checks[0]
+    check = cursor.check if cursor else checks[0]
     if check not in checks:
-        raise ResourceStateError(f"the cursor names check {check}, which task {request.task.task_id} lacks")
-    token = request.cursor.next_token if request.cursor else None
-    findings, next_token = iot.findings_page(request.audit_task_id, check, token, PAGE_SIZE)
+        raise ResourceStateError(f"the cursor names check {check}, which task {task.task_id} lacks")
+    token = cursor.next_token if cursor else None
+    findings, next_token = iot.findings_page(audit_task_id, check, token, PAGE_SIZE)
     reasons = target.audit_check_to_reason_code_filter[check]
     kept = [f for f in findings if f.check == check and f.reason_code in reasons]
     if next_token:
@@ -97,7 +98,7 @@ def record_page(request: PreStateRequest, iot: IotStateReads, store: StateStore)
     mapping: Mapping[str, list[str]] = task.audit_check_to_actions_mapping
     if not any(catalog.types(names) & STATE_CHANGING for names in mapping.values()):
         return PreStatePage(recorded=request.recorded, cursor=None)
-    findings, next_cursor = _page_of_findings(request, iot)
+    findings, next_cursor = task_findings_page(request.audit_task_id, task, request.cursor, iot)
     recorded = request.recorded
     for finding in findings:
         names = mapping.get(finding.check)

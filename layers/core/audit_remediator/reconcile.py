@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from audit_remediator.adapters.history import AuditDecision
 from audit_remediator.errors import ReconcileRequestError, RemediatorError, RulesError
+from audit_remediator.fleet_share import QuarantineShare, measure_quarantine
 from audit_remediator.intake import Services, decide_audit
 from audit_remediator.kill_switch import KillSwitchPulledError
 from audit_remediator.models.notifications import AuditCompletionNotification
@@ -72,6 +73,8 @@ class ReconcileServices:
     audits: AuditTasks
     decisions: DecisionLog
     clock: Callable[[], float] = field(default=time.time)
+    # The daily measure of the fleet's share in quarantine; None: not measured.
+    quarantine: QuarantineShare | None = None
 
 
 @dataclass
@@ -85,6 +88,7 @@ class ReconcileReport:
     reconciled: list[dict[str, Any]] = field(default_factory=list)
     paused: list[str] = field(default_factory=list)
     errors: list[dict[str, str | None]] = field(default_factory=list)
+    quarantine: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -98,6 +102,7 @@ class ReconcileReport:
             "reconciled": self.reconciled,
             "paused": self.paused,
             "errors": self.errors,
+            **({"quarantine": self.quarantine} if self.quarantine is not None else {}),
         }
 
 
@@ -175,5 +180,7 @@ def reconcile(request: ReconcileRequest, services: ReconcileServices) -> Reconci
             report.errors.append({"auditTaskId": audit_task_id, "error": str(error)})
     metrics.add_metric(name="AuditsReconciled", unit=MetricUnit.Count, value=len(report.reconciled))
     metrics.add_metric(name="ReconcileErrors", unit=MetricUnit.Count, value=len(report.errors))
+    if services.quarantine is not None:
+        report.quarantine = measure_quarantine(services.quarantine)
     logger.info("reconciliation", extra=report.as_json())
     return report

@@ -16,7 +16,8 @@ nothing and is not recorded):
   recorded (an intermediate-CA finding names no device certificate). Rollback restores exactly these fields: the
   certificate's status, the thing's groups (out of the groups it was not in), the policy's default
   version (and deletes the blank one), the logging options;
-- `actionTypes`, `check`, `auditTaskId`, `taskId`, `findingId`, `recordedAt` (ISO 8601 UTC), `expiresAt`;
+- `actionTypes`, `check`, `auditTaskId`, `taskId`, `findingId`, `recordedAt` (ISO 8601 UTC), `expiresAt`,
+  `findingTime` (when IoT found it, ISO 8601 UTC; absent when IoT did not say);
 - after the task: `verification` (`verified` | `not-verified`), `observed` (JSON, same field names as
   `before`), `reasons` (JSON list), `iotStatus`, `verifiedAt`;
 - after a rollback handled it: `rolledBackAt` (ISO 8601 UTC), `rolledBackBy` (caller ARN), `rollbackResult`
@@ -107,6 +108,7 @@ class StateRecord:
     resource_identifier: Mapping[str, Any]
     action_names: tuple[str, ...]
     before: Mapping[str, Any]
+    finding_time: str | None = None
 
 
 class StateStore(Protocol):

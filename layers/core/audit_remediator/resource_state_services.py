@@ -2,8 +2,10 @@
 entry point: a `before` page records pre-state, an `after` page verifies it."""
 
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from typing import Annotated, Any
 
@@ -13,10 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from audit_remediator.adapters.iot_state import IotStateReader
 from audit_remediator.adapters.state_records import StateRecords
+from audit_remediator.adapters.verification_results import EarlierVerifications
 from audit_remediator.errors import SettingsError
 from audit_remediator.models.resource_state import PreStateRequest, VerificationRequest
 from audit_remediator.prestate import record_page
 from audit_remediator.quarantine_services import timer_hook
+from audit_remediator.remediation_metrics import VerificationMetrics
 from audit_remediator.verification import verify_page
 
 # Standard retry mode backs off on IoT's and DynamoDB's throttling before a read counts as failed.
@@ -53,6 +57,7 @@ class ResourceStateSettings(BaseModel):
 class ResourceStateServices:
     settings: ResourceStateSettings
     session: boto3.session.Session
+    clock: Callable[[], float] = time.time
 
 
 @cache
@@ -64,14 +69,21 @@ def resource_state_services() -> ResourceStateServices:
 def handle_page(event: dict[str, Any], services: ResourceStateServices) -> dict[str, Any]:
     settings = services.settings
     iot = IotStateReader(services.session.client("iot", config=_BOTO_CONFIG), settings.certificate_arn_prefix)
-    store = StateRecords(
-        services.session.client("dynamodb", config=_BOTO_CONFIG), settings.remediation_table_name
-    )
+    dynamodb = services.session.client("dynamodb", config=_BOTO_CONFIG)
+    store = StateRecords(dynamodb, settings.remediation_table_name)
     if event.get("phase") == "after":
-        dynamodb = services.session.client("dynamodb", config=_BOTO_CONFIG)
         timers = timer_hook(dynamodb, settings.remediation_table_name, iot)
+        metrics = VerificationMetrics(
+            EarlierVerifications(dynamodb, settings.remediation_table_name),
+            clock=lambda: datetime.fromtimestamp(services.clock(), UTC),
+        )
         verified = verify_page(
-            VerificationRequest.model_validate(event), iot, store, settings.quarantine_policy_name, timers
+            VerificationRequest.model_validate(event),
+            iot,
+            store,
+            settings.quarantine_policy_name,
+            timers=timers,
+            metrics=metrics,
         )
         return verified.model_dump(mode="json", by_alias=True)
     recorded = record_page(PreStateRequest.model_validate(event), iot, store)

@@ -1,5 +1,7 @@
 """SecurityHubSyncFunction's environment, validated when the function starts, and the one thing it
-does: run `sync_findings` with a Security Hub client, or with none while the sync is off."""
+does: run `sync_findings` with a Security Hub client, or with none while the sync is off, for a list of
+finding ids or for one page of a group awaiting approval or of a verified task
+(audit_remediator.securityhub_pages)."""
 
 import os
 from collections.abc import Callable, Mapping
@@ -10,9 +12,21 @@ import boto3
 from botocore.config import Config
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from audit_remediator.adapters.iot_state import IotStateReader
 from audit_remediator.adapters.securityhub import AuditFindingsInSecurityHub, SecurityHubClient
+from audit_remediator.adapters.verification_results import TaskVerificationResults
 from audit_remediator.errors import SettingsError
+from audit_remediator.impact import AuditFindingView
+from audit_remediator.models.plan import MitigationTaskSpec
+from audit_remediator.models.resource_state import FindingsCursor
 from audit_remediator.observability import logger
+from audit_remediator.prestate import task_findings_page
+from audit_remediator.securityhub_pages import (
+    AwaitingApprovalPage,
+    VerifiedPage,
+    mark_awaiting_approval,
+    resolve_verified,
+)
 from audit_remediator.securityhub_sync import SecurityHubSyncRequest, sync_findings
 
 # GetFindings allows 3 requests a second: standard retries back off on its throttling.
@@ -28,10 +42,18 @@ class SecurityHubSyncSettings(BaseModel):
     ] = Field(alias="AUDIT_PRODUCT_ARN")
     account_id: Annotated[str, Field(pattern=r"^[0-9]{12}$")] = Field(alias="ACCOUNT_ID")
     note_author: Annotated[str, Field(min_length=1, max_length=128)] = Field(alias="NOTE_AUTHOR")
+    remediation_table_name: Annotated[str, Field(min_length=3, max_length=255)] = Field(
+        alias="REMEDIATION_TABLE_NAME"
+    )
 
     @property
     def region(self) -> str:
         return self.audit_product_arn.split(":")[3]
+
+    @property
+    def certificate_arn_prefix(self) -> str:
+        partition = self.audit_product_arn.split(":")[1]
+        return f"arn:{partition}:iot:{self.region}:{self.account_id}:cert/"
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> "SecurityHubSyncSettings":
@@ -77,3 +99,51 @@ def sync(
             },
         )
     return result.model_dump(by_alias=True, mode="json")
+
+
+class _TaskFindingsInIot:
+    def __init__(self, iot: IotStateReader) -> None:
+        self._iot = iot
+
+    def page(
+        self, audit_task_id: str, task: MitigationTaskSpec, cursor: FindingsCursor | None
+    ) -> tuple[list[AuditFindingView], FindingsCursor | None]:
+        return task_findings_page(audit_task_id, task, cursor, self._iot)
+
+
+def sync_page(
+    event: Mapping[str, Any],
+    settings: SecurityHubSyncSettings,
+    client: Callable[[SecurityHubSyncSettings], SecurityHubClient] = _client,
+) -> dict[str, Any]:
+    """One page of a group awaiting approval (`page: awaiting-approval`) or of a verified task
+    (`page: verified`): counts and the next cursor out. With the sync off nothing is read or called."""
+    enabled = settings.security_hub_sync == "Enabled"
+    hub = (
+        AuditFindingsInSecurityHub(
+            client(settings), account_id=settings.account_id, product_arn=settings.audit_product_arn
+        )
+        if enabled
+        else None
+    )
+    session = boto3.session.Session(region_name=settings.region)
+    if event.get("page") == "verified":
+        verified = VerifiedPage.model_validate(event)
+        results = TaskVerificationResults(
+            session.client("dynamodb", config=_BOTO_CONFIG), settings.remediation_table_name
+        )
+        result = resolve_verified(verified, results, hub, updated_by=settings.note_author)
+    else:
+        waiting = AwaitingApprovalPage.model_validate(event)
+        iot = IotStateReader(session.client("iot", config=_BOTO_CONFIG), settings.certificate_arn_prefix)
+        result = mark_awaiting_approval(
+            waiting, _TaskFindingsInIot(iot), hub, updated_by=settings.note_author
+        )
+    if result.sync == "partial":
+        logger.warning("Security Hub findings not all updated", extra={"totals": result.totals.model_dump()})
+    return result.model_dump(mode="json", by_alias=True)
+
+
+def handle(event: Mapping[str, Any], settings: SecurityHubSyncSettings) -> dict[str, Any]:
+    """A page request carries `page`; anything else is a list of finding ids."""
+    return sync_page(event, settings) if "page" in event else sync(event, settings)

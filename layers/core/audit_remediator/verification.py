@@ -26,6 +26,7 @@ from audit_remediator.models.resource_state import (
     VerificationRequest,
 )
 from audit_remediator.quarantine_timers import QuarantineTimers
+from audit_remediator.remediation_metrics import VerificationMetrics
 from audit_remediator.resource_state import (
     MAX_THINGS_RECORDED,
     ActionCatalog,
@@ -149,17 +150,19 @@ def verify_page(
     store: StateStore,
     quarantine_policy: str,
     timers: QuarantineTimers | None = None,
+    metrics: VerificationMetrics | None = None,
 ) -> VerificationPage:
     catalog = ActionCatalog(iot)
     checker = _Checker(iot, catalog, quarantine_policy)
     records, cursor = store.page(request.audit_task_id, request.task_id, request.cursor, PAGE_SIZE)
     totals = request.totals
     listed = list(totals.not_verified_findings)
-    checked, verified, not_verified, succeeded_not = (
+    checked, verified, not_verified, succeeded_not, recurring = (
         totals.checked,
         totals.verified,
         totals.not_verified,
         totals.succeeded_not_verified,
+        totals.recurring,
     )
     for record in records:
         observed, reasons = checker.check(record)
@@ -170,6 +173,8 @@ def verify_page(
         )
         if timers is not None:
             timers.after_verification(request.audit_task_id, request.task_id, record, observed)
+        if metrics is not None:
+            recurring += metrics.checked(request.audit_task_id, record, result)
         checked += 1
         if not reasons:
             verified += 1
@@ -185,6 +190,8 @@ def verify_page(
                     reasons=[reason[:300] for reason in reasons[:3]],
                 )
             )
+    if metrics is not None:
+        metrics.flush()
     return VerificationPage(
         totals=totals.model_copy(
             update={
@@ -192,6 +199,7 @@ def verify_page(
                 "verified": verified,
                 "not_verified": not_verified,
                 "succeeded_not_verified": succeeded_not,
+                "recurring": recurring,
                 "not_verified_findings": listed,
             }
         ),

@@ -61,10 +61,14 @@ def test_the_operator_policy_allows_every_command(operator: Operator) -> None:
         RoleName="operator", PolicyArn=operator.outputs["OperatorPolicyArn"]
     )
     certificate_id = operator.sb.client("iot").list_certificates()["certificates"][0]["certificateId"]
+    resource = json.loads(operator.run("history", operator.audit_task_id, "--json").stdout)["findings"][0][
+        "resource"
+    ]
     operator.sb.iam.denials.clear()
     commands = [
         ("status",),
         ("history", operator.audit_task_id),
+        ("history", "--resource", resource),
         ("pause",),
         ("resume",),
         ("exclude", certificate_id, "--check", "DEVICE_CERTIFICATE_SHARED_CHECK", "--until", "2099-01-31"),
@@ -76,10 +80,10 @@ def test_the_operator_policy_allows_every_command(operator: Operator) -> None:
 
     # When that role runs every command
     with acting_as(role_session(role, "bob")):
-        results = {command[0]: operator.run(*command) for command in commands}
+        results = {" ".join(command[:2]): operator.run(*command) for command in commands}
 
     # Then each succeeds and IAM refused nothing
     assert {name: (result.exit_code, result.stderr) for name, result in results.items()} == {
-        name: (0, "") for name, *_ in commands
+        " ".join(command[:2]): (0, "") for command in commands
     }
     assert operator.sb.iam.denials == []

@@ -18,7 +18,8 @@ is the healthy outcome.
 - finding-window: a per-finding notification claims the finding into its window's inbox; the window's
   execution reads the inbox and publishes the finding.
 - reconciliation: an audit whose notification never arrived; the sweep (ReconcileFunction) lists it,
-  reads it and starts its execution through the notification's path, which enables logging.
+  reads it and starts its execution through the notification's path, which enables logging; the sweep
+  also counts the fleet and the quarantine group.
 - rejected-message: a message that is no audit notification is kept in the quarantine queue.
 - failure-destination: the function fails (StartExecution refused by Step Functions) until Lambda
   sends the event to the on-failure queue.
@@ -32,7 +33,10 @@ is the healthy outcome.
   rule's quarantineDays timer); that many days later, an audit no longer reports its finding and the
   daily sweep (QuarantineExpiryFunction) releases it from the quarantine group and reports it.
 - security-hub-sync: with SecurityHubSync=Enabled and Device Defender's findings in Security Hub, a
-  task of explicit findings completes and SecurityHubSyncFunction notes each of them there.
+  whole-audit group in mode approve has its findings NOTIFIED (SecurityHubSyncFunction lists them from
+  IoT) and, once approved, verified and RESOLVED (read from the pre-state records); the same device
+  deactivated again by a second audit is verified as a recurrence (ResourceStateFunction reads
+  ByResource).
 - rollback: with SecurityHubSync=Enabled, tasks quarantine and deactivate a device, deactivate a CA
   certificate and replace a policy's default version; someone then moves the device to another group by
   hand, and RollbackFunction (as `remediator rollback` invokes it) restores the device with --force by
@@ -250,6 +254,8 @@ def _finding_window(run: Run) -> None:
 def _reconciliation(run: Run) -> None:
     audit = run.wf.seed_audit({LOGGING_CHECK: [{"account": run.sb.account_id}]})
     report = run.sb.invoke("ReconcileFunction", {"days": 1})
+    if "error" in report.get("quarantine", {"error": "not measured"}):
+        run.problems.append(f"the sweep did not count the quarantine share: {report.get('quarantine')}")
     reconciled = [r for r in report.get("reconciled", []) if r.get("auditTaskId") == audit.task_id]
     if [r.get("decision") for r in reconciled] != ["remediate"] or report.get("errors"):
         run.problems.append(f"the sweep did not remediate the audit: {report}")
@@ -391,17 +397,41 @@ def _wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> bool:
 def _security_hub_sync(run: Run) -> None:
     hub = enable_security_hub(run.sb.emulator)
     try:
-        audit = run.wf.seed_audit({EXPIRING_CHECK: [run.wf.device(f"noted-{n}") for n in range(2)]})
+        device = run.wf.device("noted-0")
+        audit = run.wf.seed_audit({EXPIRING_CHECK: [device, run.wf.device("noted-1")]})
         ids = audit.ids(EXPIRING_CHECK)
+        reasons = sorted({f.reason_code for f in run.wf.findings(audit, EXPIRING_CHECK)})
         planned = task(
-            {"findingIds": ids}, {EXPIRING_CHECK: [run.wf.action("DeactivateDeviceCertificateAction")]}
+            {"auditTaskId": audit.task_id, "auditCheckToReasonCodeFilter": {EXPIRING_CHECK: reasons}},
+            {EXPIRING_CHECK: [run.wf.action("DeactivateDeviceCertificateAction")]},
+            mode="approve",
         )
-        _report(run, run.wf.run(audit_plan(audit.task_id, planned)))
+        arn = run.wf.start(audit_plan(audit.task_id, planned))
+        if not _approve_pending(run, audit.task_id):
+            return
+        _report(run, run.wf.wait(arn))
+        notified = {
+            identifier["Id"]
+            for update in hub.updates
+            if update.get("Workflow", {}).get("Status") == "NOTIFIED"
+            for identifier in update["FindingIdentifiers"]
+        }
+        if len(notified) != len(ids):
+            run.problems.append(f"{len(notified)} findings NOTIFIED while awaiting approval, not {len(ids)}")
         synced = [t.get("securityHub", {}) for t in run.report.get("tasks", [])]
         if [t.get("sync") for t in synced] != ["done"]:
-            run.problems.append(f"the findings were not noted in Security Hub: {synced}")
-        if any("Note" not in (hub.audit_finding_for(f) or {}) for f in ids):
-            run.problems.append("a finding has no note in Security Hub")
+            run.problems.append(f"the verified findings were not resolved in Security Hub: {synced}")
+        if any((hub.audit_finding_for(f) or {}).get("Workflow", {}).get("Status") != "RESOLVED" for f in ids):
+            run.problems.append("a verified finding is not RESOLVED in Security Hub")
+        again = run.wf.seed_audit({EXPIRING_CHECK: [device]})
+        repeated = task(
+            {"findingIds": again.ids(EXPIRING_CHECK)},
+            {EXPIRING_CHECK: [run.wf.action("DeactivateDeviceCertificateAction")]},
+        )
+        _report(run, run.wf.run(audit_plan(again.task_id, repeated)))
+        totals = [t.get("verification", {}) for t in run.report.get("tasks", [])]
+        if [t.get("recurring") for t in totals] != [1]:
+            run.problems.append(f"the device deactivated again was not counted as recurring: {totals}")
     finally:
         disable_security_hub(hub)
 

@@ -62,6 +62,11 @@ SERVICE_METRICS = {
     "FindingsFailed",
     "AuditsReconciled",
     "ReconcileErrors",
+    "TimeToRemediate",
+    "FindingsChecked",
+    "RecurringFindings",
+    "QuarantinedDevices",
+    "FleetDevices",
 }
 FUNCTION_ENVIRONMENT = function_environment()
 
@@ -295,12 +300,12 @@ def lambda_invoke(stack: Stack) -> list[str]:
 
 @check
 def reconcile_sweep(stack: Stack) -> list[str]:
-    """A13: the sweep decides audits exactly as AuditEventsFunction does (the same settings), on the
-    ReconcileSchedule, over ReconcileDays."""
+    """A13: the sweep decides audits exactly as AuditEventsFunction does (the same settings, and only the
+    quarantine group it measures beside them), on the ReconcileSchedule, over ReconcileDays."""
     problems: list[str] = []
     environment = stack.properties("ReconcileFunction").get("Environment", {}).get("Variables", {})
     decider = stack.properties("AuditEventsFunction").get("Environment", {}).get("Variables", {})
-    if environment != decider:
+    if environment != {**decider, "QUARANTINE_THING_GROUP_NAME": stack.ref("QuarantineThingGroup")}:
         problems.append("ReconcileFunction's environment differs from AuditEventsFunction's")
     rules = _sweep_rules(stack)
     if len(rules) != 1:
@@ -495,7 +500,7 @@ def resource_state_role_least_privilege(stack: Stack) -> list[str]:
         "iot:DescribeMitigationAction": {arn("iot", f"mitigationaction/{STACK_NAME}-*")},
         "logs:CreateLogStream": {log_group},
         "logs:PutLogEvents": {log_group},
-        "dynamodb:Query": {history},
+        "dynamodb:Query": {history, f"{history}/index/ByResource"},
         "dynamodb:PutItem": {history},
         "dynamodb:UpdateItem": {history},
         "xray:PutTraceSegments": {"*"},
@@ -519,6 +524,8 @@ def reconcile_role_least_privilege(stack: Stack) -> list[str]:
         "logs:PutLogEvents": {log_group},
         "iot:ListAuditTasks": {"*"},
         "iot:DescribeAuditTask": {"*"},
+        "iot:ListThings": {"*"},
+        "iot:ListThingsInThingGroup": {"*"},
         "states:StartExecution": {stack.ref("RemediationStateMachine")},
         "ssm:GetParameter": {_kill_switch_arn(stack)},
         "dynamodb:GetItem": {idempotency, history},
@@ -541,7 +548,8 @@ def _security_hub_sync(stack: Stack) -> bool:
 @check
 def securityhub_sync_role_least_privilege(stack: Stack) -> list[str]:
     """§9.6: SecurityHubSyncFunction's role reads and updates Security Hub findings only when the sync is on,
-    on the account's hub only (Service Authorization Reference: resource type `hub`), and never suppresses."""
+    on the account's hub only (Service Authorization Reference: resource type `hub`), and never suppresses;
+    only then too it reads the table's verification results and the audit findings of a waiting group."""
     role = stack.role_of(stack.properties("SecurityHubSyncFunction")["Role"])
     log_group = stack.get_att("SecurityHubSyncLogGroup", "Arn")
     expected: dict[str, set[str]] = {
@@ -555,6 +563,12 @@ def securityhub_sync_role_least_privilege(stack: Stack) -> list[str]:
     if _security_hub_sync(stack):
         hub = arn("securityhub", "hub/default")
         expected |= {"securityhub:GetFindings": {hub}, "securityhub:BatchUpdateFindings": {hub}}
+        # A verified task's results (its pre-state records) and a waiting group's findings (IoT: no resource type).
+        expected |= {
+            "dynamodb:Query": {stack.get_att("RemediationTable", "Arn")},
+            "iot:ListAuditFindings": {"*"},
+            "iot:DescribeAuditFinding": {"*"},
+        }
         suppress = [
             s
             for s in statements
@@ -883,6 +897,7 @@ def remediation_key_policy(stack: Stack) -> list[str]:
             f"sns.{REGION}.amazonaws.com",
             f"dynamodb.{REGION}.amazonaws.com",
         },
+        role_arn["SecurityHubSyncFunctionRole"]: {f"dynamodb.{REGION}.amazonaws.com"},
         f"arn:{PARTITION}:iam::{ACCOUNT}:root": {
             f"sqs.{REGION}.amazonaws.com",
             f"dynamodb.{REGION}.amazonaws.com",
@@ -1160,6 +1175,13 @@ def dashboard(stack: Stack) -> list[str]:
         for widget in body["widgets"]:
             previous: list[str] = []
             for metric in widget.get("properties", {}).get("metrics", []):
+                expression = str(metric[0].get("expression", "")) if isinstance(metric[0], dict) else ""
+                # A SEARCH of the service's namespace shows a metric under every value of its other dimensions.
+                if expression.startswith("SEARCH('{IoTAuditRemediator,") and (
+                    'service="iot-audit-remediator"' in expression
+                ):
+                    shown.update(re.findall(r'MetricName="(\w+)"', expression))
+                    continue
                 row = [
                     p if p != "." else (previous[i] if i < len(previous) else p) for i, p in enumerate(metric)
                 ]
@@ -1267,7 +1289,7 @@ def operator_policy_least_privilege(stack: Stack) -> list[str]:
         "cloudformation:DescribeStacks": {arn("cloudformation", f"stack/{STACK_NAME}/*")},
         "states:ListExecutions": {machine},
         "states:DescribeExecution": {arn("states", f"execution:{machine_name}:*")},
-        "dynamodb:Query": {history, f"{history}/index/PendingApprovals"},
+        "dynamodb:Query": {history, f"{history}/index/PendingApprovals", f"{history}/index/ByResource"},
         "dynamodb:GetItem": {history},
         "dynamodb:UpdateItem": {history},
         # Step Functions authorizes a callback by its task token: the answer names no resource.

@@ -4,6 +4,7 @@ ResourceStateError."""
 
 import json
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -22,6 +23,13 @@ def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
+def _iso(moment: Any) -> str | None:
+    """botocore parses IoT's timestamps to aware datetimes."""
+    if not isinstance(moment, datetime):
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def _view(finding: Mapping[str, Any]) -> AuditFindingView:
     resource = finding.get("nonCompliantResource", {})
     return AuditFindingView(
@@ -30,6 +38,7 @@ def _view(finding: Mapping[str, Any]) -> AuditFindingView:
         reason_code=finding.get("reasonForNonComplianceCode", ""),
         resource_type=resource.get("resourceType", ""),
         resource_identifier=resource.get("resourceIdentifier", {}),
+        finding_time=_iso(finding.get("findingTime")),
     )
 
 

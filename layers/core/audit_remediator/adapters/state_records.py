@@ -53,6 +53,8 @@ class StateRecords:
             "recordedAt": {"S": _now()},
             "expiresAt": {"N": str(expires_at)},
         }
+        if finding.finding_time:
+            item["findingTime"] = {"S": finding.finding_time}
         try:
             self._client.put_item(
                 TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(sk)"
@@ -78,7 +80,7 @@ class StateRecords:
                 ":pk": {"S": record_keys(audit_task_id, task_id, "")["pk"]},
                 ":task": {"S": task_prefix(task_id)},
             },
-            "ProjectionExpression": "findingId, #check, resourceIdentifier, actionNames, #before",
+            "ProjectionExpression": "findingId, #check, resourceIdentifier, actionNames, #before, findingTime",
             "ExpressionAttributeNames": {"#check": "check", "#before": "before"},
             "ConsistentRead": True,
             "Limit": page_size,
@@ -96,6 +98,7 @@ class StateRecords:
                 resource_identifier=json.loads(item["resourceIdentifier"]["S"]),
                 action_names=tuple(name["S"] for name in item["actionNames"]["L"]),
                 before=json.loads(item["before"]["S"]),
+                finding_time=item.get("findingTime", {}).get("S"),
             )
             for item in result.get("Items", [])
         ]

@@ -75,6 +75,8 @@ class VerificationTotals(_Wire):
     not_verified: int = Field(default=0, ge=0)
     # IoT counted the finding's actions as done, yet the resource is not in the state they produce.
     succeeded_not_verified: int = Field(default=0, ge=0)
+    # The resource was verified remediated by an earlier audit already (only counted with metrics on).
+    recurring: int = Field(default=0, ge=0)
     not_verified_findings: Annotated[list[NotVerified], Field(max_length=MAX_NOT_VERIFIED_LISTED)] = []
 
 
