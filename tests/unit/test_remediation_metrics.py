@@ -71,17 +71,20 @@ def test_a_page_emits_time_to_remediate_per_check_and_the_recurrence_counts(
     assert earlier.asked[0] == ("deviceCertificateId=c-1", "audit-2")
 
 
-def test_a_failed_lookup_counts_as_not_recurring_and_a_finding_without_its_time_has_no_duration(
+def test_a_failed_lookup_is_counted_unknown_out_of_the_rate_and_a_finding_without_its_time_has_no_duration(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     metrics = VerificationMetrics(Earlier(set(), failing=True), clock=lambda: NOW)
     capsys.readouterr()
 
-    metrics.checked("audit-1", record("f-1", SHARED, "c-1", None), "verified")
+    answer = metrics.checked("audit-1", record("f-1", SHARED, "c-1", None), "verified")
     metrics.flush()
 
+    assert answer is None
     out = documents(capsys)
-    assert [(d["FindingsChecked"], d["RecurringFindings"]) for d in out] == [([1.0], [0.0])]
+    assert [(d["FindingsChecked"], d["RecurringFindings"], d["RecurrenceUnknown"]) for d in out] == [
+        ([0.0], [0.0], [1.0])
+    ]
 
 
 def test_an_empty_page_emits_nothing(capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,8 +6,8 @@
   resource an earlier audit had already remediated and verified (a verified pre-state record of another
   audit, through the ByResource index). The dashboard's recurrence rate is their ratio.
 
-The metrics are a side channel: a lookup that fails is logged and counted as not recurring, never a reason
-to fail the verification itself.
+The metrics are a side channel: a lookup that fails is logged, left out of both counts and counted as
+`RecurrenceUnknown` (and in the task's verification totals), never a reason to fail the verification itself.
 """
 
 from collections import defaultdict
@@ -54,18 +54,23 @@ class VerificationMetrics:
         self._durations: dict[str, list[float]] = defaultdict(list)
         self._checked = 0
         self._recurring = 0
+        self._unknown = 0
 
-    def checked(self, audit_task_id: str, record: StateRecord, result: str) -> bool:
-        """Counts the finding; whether its resource was remediated and verified by an earlier audit."""
-        self._checked += 1
+    def checked(self, audit_task_id: str, record: StateRecord, result: str) -> bool | None:
+        """Counts the finding; whether its resource was remediated and verified by an earlier audit (None:
+        that could not be read)."""
+        recurring: bool | None
         try:
             recurring = self._earlier.verified_elsewhere(
                 attempt_resource(record.resource_identifier), audit_task_id
             )
         except ResourceStateError:
-            logger.warning("recurrence not known: counted as not recurring", exc_info=True)
-            recurring = False
-        self._recurring += recurring
+            logger.warning("recurrence not known: left out of the recurrence rate", exc_info=True)
+            recurring = None
+            self._unknown += 1
+        else:
+            self._checked += 1
+            self._recurring += recurring
         if result == "verified" and record.finding_time:
             seconds = _seconds_since(record.finding_time, self._clock())
             if seconds is not None:
@@ -73,10 +78,11 @@ class VerificationMetrics:
         return recurring
 
     def flush(self) -> None:
-        if self._checked:
+        if self._checked or self._unknown:
             counts = self._factory()
             counts.add_metric(name="FindingsChecked", unit=MetricUnit.Count, value=self._checked)
             counts.add_metric(name="RecurringFindings", unit=MetricUnit.Count, value=self._recurring)
+            counts.add_metric(name="RecurrenceUnknown", unit=MetricUnit.Count, value=self._unknown)
             counts.flush_metrics()
         for check, durations in sorted(self._durations.items()):
             per_check = self._factory()

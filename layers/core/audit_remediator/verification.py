@@ -157,12 +157,13 @@ def verify_page(
     records, cursor = store.page(request.audit_task_id, request.task_id, request.cursor, PAGE_SIZE)
     totals = request.totals
     listed = list(totals.not_verified_findings)
-    checked, verified, not_verified, succeeded_not, recurring = (
+    checked, verified, not_verified, succeeded_not, recurring, unknown = (
         totals.checked,
         totals.verified,
         totals.not_verified,
         totals.succeeded_not_verified,
         totals.recurring,
+        totals.recurrence_unknown,
     )
     for record in records:
         observed, reasons = checker.check(record)
@@ -174,7 +175,9 @@ def verify_page(
         if timers is not None:
             timers.after_verification(request.audit_task_id, request.task_id, record, observed)
         if metrics is not None:
-            recurring += metrics.checked(request.audit_task_id, record, result)
+            recurs = metrics.checked(request.audit_task_id, record, result)
+            recurring += recurs is True
+            unknown += recurs is None
         checked += 1
         if not reasons:
             verified += 1
@@ -200,6 +203,7 @@ def verify_page(
                 "not_verified": not_verified,
                 "succeeded_not_verified": succeeded_not,
                 "recurring": recurring,
+                "recurrence_unknown": unknown,
                 "not_verified_findings": listed,
             }
         ),

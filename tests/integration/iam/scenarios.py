@@ -123,6 +123,11 @@ def _report(run: Run, result: Any, *, expected: str = "full-success") -> None:
     run.report = result.output_json
     if run.report.get("result") != expected:
         run.problems.append(f"report result {run.report.get('result')!r}, not {expected!r}: {run.report}")
+    unknown = [
+        t["taskId"] for t in run.report.get("tasks", []) if t.get("verification", {}).get("recurrenceUnknown")
+    ]
+    if unknown:
+        run.problems.append(f"the earlier remediations of the findings of {unknown} could not be read")
 
 
 def _invocations(run: Run) -> None:

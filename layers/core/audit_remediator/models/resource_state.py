@@ -77,6 +77,8 @@ class VerificationTotals(_Wire):
     succeeded_not_verified: int = Field(default=0, ge=0)
     # The resource was verified remediated by an earlier audit already (only counted with metrics on).
     recurring: int = Field(default=0, ge=0)
+    # Findings whose earlier remediations could not be read: neither recurring nor not, and said so.
+    recurrence_unknown: int = Field(default=0, ge=0)
     not_verified_findings: Annotated[list[NotVerified], Field(max_length=MAX_NOT_VERIFIED_LISTED)] = []
 
 
