@@ -8,15 +8,14 @@ this module invokes it again with the cursor and the running totals until the au
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Final
 
-from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.table import Table
 
-from remediator_cli.errors import Exit, OperatorError, explain
+from remediator_cli.errors import Exit, OperatorError
+from remediator_cli.invoke import invoke_function
 from remediator_cli.kill_switch import caller_arn
 from remediator_cli.stack import Account, Stack
 
@@ -50,21 +49,7 @@ class RollbackOptions:
 
 
 def _invoke(account: Account, function: str, request: dict[str, Any]) -> dict[str, Any]:
-    try:
-        response = account.client("lambda").invoke(
-            FunctionName=function, InvocationType="RequestResponse", Payload=json.dumps(request)
-        )
-    except (ClientError, BotoCoreError) as error:
-        raise explain(
-            error, doing=f"invoking {function}", action="lambda:InvokeFunction", resource=function
-        ) from error
-    payload = json.loads(response["Payload"].read() or b"null")
-    if response.get("FunctionError"):
-        failure = payload if isinstance(payload, dict) else {}
-        kind, message = str(failure.get("errorType", "")), str(failure.get("errorMessage", payload))
-        if kind in _REFUSED_REQUESTS:
-            raise OperatorError(message, Exit.BAD_INPUT)
-        raise OperatorError(f"the rollback failed ({kind or 'error'}): {message}", Exit.AWS_ERROR)
+    payload = invoke_function(account, function, request, what="the rollback", refused=_REFUSED_REQUESTS)
     if not isinstance(payload, dict) or "totals" not in payload:
         raise OperatorError(f"the rollback answered {payload!r}, not a page", Exit.AWS_ERROR)
     return payload
