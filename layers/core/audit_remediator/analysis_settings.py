@@ -3,9 +3,9 @@
 from collections.abc import Mapping
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from audit_remediator.errors import SettingsError
+from audit_remediator.function_environment import settings_from_environment
 from audit_remediator.models.plan import RemediationMode
 from audit_remediator.settings import MitigationActionNames
 
@@ -32,8 +32,4 @@ class PreStartAnalysisSettings(BaseModel):
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> "PreStartAnalysisSettings":
-        try:
-            return cls.model_validate(dict(environ))
-        except ValidationError as error:
-            problems = "; ".join(f"{item['loc'][0]}: {item['msg']}" for item in error.errors())
-            raise SettingsError(f"PreStartAnalysisFunction environment is invalid: {problems}") from error
+        return settings_from_environment(cls, environ, "PreStartAnalysisFunction")

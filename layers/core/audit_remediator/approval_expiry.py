@@ -18,11 +18,12 @@ import boto3
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from audit_remediator.adapters.kill_switch import ParameterKillSwitch
 from audit_remediator.approvals import EXPIRED_ERROR, PENDING, PENDING_INDEX
-from audit_remediator.errors import AwsCallError, SettingsError
+from audit_remediator.errors import AwsCallError
+from audit_remediator.function_environment import settings_from_environment
 from audit_remediator.kill_switch import KillSwitch
 from audit_remediator.observability import logger
 
@@ -48,11 +49,7 @@ class ApprovalExpirySettings(BaseModel):
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> "ApprovalExpirySettings":
-        try:
-            return cls.model_validate(dict(environ))
-        except ValidationError as error:
-            problems = "; ".join(f"{item['loc'][0]}: {item['msg']}" for item in error.errors())
-            raise SettingsError(f"ApprovalExpiryFunction environment is invalid: {problems}") from error
+        return settings_from_environment(cls, environ, "ApprovalExpiryFunction")
 
 
 @dataclass

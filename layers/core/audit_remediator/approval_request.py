@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from audit_remediator.approvals import PENDING, ApprovalRequest, pending_item, request_message
-from audit_remediator.errors import AwsCallError, SettingsError
+from audit_remediator.errors import AwsCallError
+from audit_remediator.function_environment import settings_from_environment
 from audit_remediator.settings import SnsTopicArn
 
 if TYPE_CHECKING:
@@ -48,11 +49,7 @@ class ApprovalRequestSettings(BaseModel):
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> "ApprovalRequestSettings":
-        try:
-            return cls.model_validate(dict(environ))
-        except ValidationError as error:
-            problems = "; ".join(f"{item['loc'][0]}: {item['msg']}" for item in error.errors())
-            raise SettingsError(f"ApprovalRequestFunction environment is invalid: {problems}") from error
+        return settings_from_environment(cls, environ, "ApprovalRequestFunction")
 
 
 @dataclass

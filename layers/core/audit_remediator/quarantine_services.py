@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Annotated
 import boto3
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from botocore.config import Config
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from audit_remediator.adapters.audit_evidence import AuditEvidenceReader
 from audit_remediator.adapters.kill_switch import ParameterKillSwitch
 from audit_remediator.adapters.quarantine_group import QuarantineGroup
 from audit_remediator.adapters.quarantine_timers import TimerRecords
 from audit_remediator.adapters.reports_topic import ReportsTopic
-from audit_remediator.errors import SettingsError
+from audit_remediator.function_environment import settings_from_environment
 from audit_remediator.quarantine_expiry import ExpiryServices
 from audit_remediator.quarantine_timers import QuarantineTimers
 from audit_remediator.resource_state import ActionCatalog, IotStateReads
@@ -84,11 +84,7 @@ class QuarantineExpirySettings(BaseModel):
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> "QuarantineExpirySettings":
-        try:
-            return cls.model_validate(dict(environ))
-        except ValidationError as error:
-            problems = "; ".join(f"{item['loc'][0]}: {item['msg']}" for item in error.errors())
-            raise SettingsError(f"QuarantineExpiryFunction environment is invalid: {problems}") from error
+        return settings_from_environment(cls, environ, "QuarantineExpiryFunction")
 
 
 @cache

@@ -9,13 +9,13 @@ from typing import Annotated
 
 import boto3
 from botocore.config import Config
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from audit_remediator.adapters.audit_tasks import AuditTaskReader
 from audit_remediator.adapters.fleet_counts import IotFleetCounts
 from audit_remediator.adapters.history import RemediationHistory
-from audit_remediator.errors import SettingsError
 from audit_remediator.fleet_share import QuarantineShare
+from audit_remediator.function_environment import settings_from_environment
 from audit_remediator.reconcile import ReconcileServices
 from audit_remediator.services import audit_events_services
 
@@ -34,11 +34,7 @@ class FleetShareSettings(BaseModel):
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> "FleetShareSettings":
-        try:
-            return cls.model_validate(dict(environ))
-        except ValidationError as error:
-            problems = "; ".join(f"{item['loc'][0]}: {item['msg']}" for item in error.errors())
-            raise SettingsError(f"ReconcileFunction environment is invalid: {problems}") from error
+        return settings_from_environment(cls, environ, "ReconcileFunction")
 
 
 @cache

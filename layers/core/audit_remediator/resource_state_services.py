@@ -11,12 +11,12 @@ from typing import Annotated, Any
 
 import boto3
 from botocore.config import Config
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from audit_remediator.adapters.iot_state import IotStateReader
 from audit_remediator.adapters.state_records import StateRecords
 from audit_remediator.adapters.verification_results import EarlierVerifications
-from audit_remediator.errors import SettingsError
+from audit_remediator.function_environment import settings_from_environment
 from audit_remediator.models.resource_state import PreStateRequest, VerificationRequest
 from audit_remediator.prestate import record_page
 from audit_remediator.quarantine_services import timer_hook
@@ -46,11 +46,7 @@ class ResourceStateSettings(BaseModel):
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> "ResourceStateSettings":
-        try:
-            return cls.model_validate(dict(environ))
-        except ValidationError as error:
-            problems = "; ".join(f"{item['loc'][0]}: {item['msg']}" for item in error.errors())
-            raise SettingsError(f"ResourceStateFunction environment is invalid: {problems}") from error
+        return settings_from_environment(cls, environ, "ResourceStateFunction")
 
 
 @dataclass

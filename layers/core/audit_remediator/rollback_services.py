@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from audit_remediator.adapters.iot_restore import IotRestorer
 from audit_remediator.adapters.rollback_records import RollbackRecords
 from audit_remediator.adapters.securityhub import AuditFindingsInSecurityHub
-from audit_remediator.errors import AwsCallError, SettingsError
+from audit_remediator.errors import AwsCallError
+from audit_remediator.function_environment import settings_from_environment
 from audit_remediator.models.rollback import RollbackRequest
 from audit_remediator.rollback import RollbackRequestError
 from audit_remediator.rollback_pages import rollback_page
@@ -45,11 +46,7 @@ class RollbackSettings(BaseModel):
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> "RollbackSettings":
-        try:
-            return cls.model_validate(dict(environ))
-        except ValidationError as error:
-            problems = "; ".join(f"{item['loc'][0]}: {item['msg']}" for item in error.errors())
-            raise SettingsError(f"RollbackFunction environment is invalid: {problems}") from error
+        return settings_from_environment(cls, environ, "RollbackFunction")
 
 
 @dataclass

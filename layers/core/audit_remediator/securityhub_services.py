@@ -10,12 +10,12 @@ from typing import Annotated, Any, Literal
 
 import boto3
 from botocore.config import Config
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from audit_remediator.adapters.iot_state import IotStateReader
 from audit_remediator.adapters.securityhub import AuditFindingsInSecurityHub, SecurityHubClient
 from audit_remediator.adapters.verification_results import TaskVerificationResults
-from audit_remediator.errors import SettingsError
+from audit_remediator.function_environment import settings_from_environment
 from audit_remediator.impact import AuditFindingView
 from audit_remediator.models.plan import MitigationTaskSpec
 from audit_remediator.models.resource_state import FindingsCursor
@@ -57,11 +57,7 @@ class SecurityHubSyncSettings(BaseModel):
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> "SecurityHubSyncSettings":
-        try:
-            return cls.model_validate(dict(environ))
-        except ValidationError as error:
-            problems = "; ".join(f"{item['loc'][0]}: {item['msg']}" for item in error.errors())
-            raise SettingsError(f"SecurityHubSyncFunction environment is invalid: {problems}") from error
+        return settings_from_environment(cls, environ, "SecurityHubSyncFunction")
 
 
 @cache

@@ -3,9 +3,9 @@
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from audit_remediator.errors import SettingsError
+from audit_remediator.function_environment import settings_from_environment
 from audit_remediator.models.identifiers import MitigationActionName
 from audit_remediator.models.plan import RemediationMode
 
@@ -81,8 +81,4 @@ class AuditEventsSettings(BaseModel):
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> "AuditEventsSettings":
-        try:
-            return cls.model_validate(dict(environ))
-        except ValidationError as error:
-            problems = "; ".join(f"{item['loc'][0]}: {item['msg']}" for item in error.errors())
-            raise SettingsError(f"AuditEventsFunction environment is invalid: {problems}") from error
+        return settings_from_environment(cls, environ, "AuditEventsFunction")
