@@ -26,6 +26,7 @@ from sandbox.device_defender import actions, audit_config, audits, hooks, loggin
 from sandbox.device_defender.action_permissions import RoleAuthority
 from sandbox.device_defender.clock import Clock, SystemClock
 from sandbox.device_defender.errors import ContractViolation, invalid_request, not_found
+from sandbox.device_defender.logging_reading import RoleOmitted
 from sandbox.device_defender.request_rules import broken_rule
 from sandbox.device_defender.seeding import SeededAudit, completed_audit, non_compliant, seeded_finding
 from sandbox.device_defender.service import Call, Handler, Params, Service
@@ -97,6 +98,8 @@ class DeviceDefenderEmulator:
         self.authority: RoleAuthority | None = None
         # Action types reported COMPLETED without effect (fault injection; see Service).
         self.ineffective_action_types: set[str] = set()
+        # The reading of SetV2LoggingOptions without a role the sandbox plays (see logging_options).
+        self.logging_role_omitted = RoleOmitted.REPLACES
         self._publisher = publisher
         self._random = random.Random(seed)
         self._lock = threading.RLock()
@@ -337,6 +340,7 @@ class DeviceDefenderEmulator:
             queue_message=lambda kind, topic_arn, message: self._outbox.append((kind, topic_arn, message)),
             authority=self.authority,
             ineffective_action_types=frozenset(self.ineffective_action_types),
+            logging_role_omitted=self.logging_role_omitted,
         )
 
     def _flush(self) -> None:

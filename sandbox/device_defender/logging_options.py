@@ -1,10 +1,18 @@
-"""AWS IoT v2 logging options: what LOGGING_DISABLED_CHECK reads and ENABLE_IOT_LOGGING sets."""
+"""AWS IoT v2 logging options: what LOGGING_DISABLED_CHECK reads and ENABLE_IOT_LOGGING sets.
+
+SetV2LoggingOptions (API reference) marks every member optional, `roleArn` included, and says nothing of
+what a request without one does to the stored options; the developer guide ("Configure default logging
+in AWS IoT (CLI)") shows it only with a role. Until AWS confirms one, the emulator plays each reading
+(`RoleOmitted`) and the tests run them all. A request that names a role needs iam:PassRole on it
+(sandbox.iam.requests).
+"""
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-from sandbox.device_defender.errors import ServiceError
+from sandbox.device_defender.errors import ServiceError, invalid_request
+from sandbox.device_defender.logging_reading import RoleOmitted
 from sandbox.device_defender.service import Call, Handler
 
 
@@ -15,7 +23,14 @@ def get_v2_logging_options(call: Call) -> dict[str, Any]:
 
 
 def set_v2_logging_options(call: Call) -> dict[str, Any]:
-    call.state.v2_logging = {k: v for k, v in call.params.items() if v is not None}
+    given = {k: v for k, v in call.params.items() if v is not None}
+    reading = call.service.logging_role_omitted
+    if "roleArn" in given or reading is RoleOmitted.REPLACES:
+        call.state.v2_logging = given
+    elif reading is RoleOmitted.KEEPS:
+        call.state.v2_logging = {**(call.state.v2_logging or {}), **given}
+    else:
+        raise invalid_request("roleArn is required.")
     return {}
 
 

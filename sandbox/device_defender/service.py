@@ -17,6 +17,7 @@ from moto.iot.models import IoTBackend
 from sandbox.device_defender.action_permissions import RoleAuthority
 from sandbox.device_defender.clock import Clock
 from sandbox.device_defender.errors import invalid_request
+from sandbox.device_defender.logging_reading import RoleOmitted
 from sandbox.device_defender.state import RegionState
 
 DEFAULT_PAGE_SIZE: Final = 25
@@ -44,6 +45,8 @@ class Service:
     # Fault injection: action types IoT reports COMPLETED without their effect holding (a lost write, or a
     # change undone at once by another process), so that only reading the resource back can tell.
     ineffective_action_types: frozenset[str] = frozenset()
+    # How SetV2LoggingOptions treats a request without a role (unconfirmed: see logging_options).
+    logging_role_omitted: RoleOmitted = RoleOmitted.REPLACES
 
     def arn(self, region: str, resource: str) -> str:
         return f"arn:aws:iot:{region}:{self.account_id}:{resource}"

@@ -125,6 +125,17 @@ def _attach_policy(params: Mapping[str, Any], _where: Where) -> list[Access]:
     return [Access("iot:AttachPolicy", str(params["target"]))]
 
 
+def _set_logging_options(params: Mapping[str, Any], _where: Where) -> list[Access]:
+    """iot:SetV2LoggingOptions has no resource type; a request that names a role passes it, and "the
+    principal used to call the API must have pass role permissions for your logging role" (IoT developer
+    guide, "Configure default logging in AWS IoT (CLI)")."""
+    needed = [Access("iot:SetV2LoggingOptions", "*")]
+    if params.get("roleArn"):
+        context = {"iam:PassedToService": "iot.amazonaws.com"}
+        needed.append(Access("iam:PassRole", str(params["roleArn"]), context=context))
+    return needed
+
+
 def _iot_unscoped(operation: str) -> Callable[[Mapping[str, Any], Where], list[Access]]:
     """A Device Defender (or policy listing) action with no resource type: authorized on "*"."""
 
@@ -240,6 +251,7 @@ _REQUESTS: Final[dict[tuple[str, str], Callable[[Mapping[str, Any], Where], list
     ("ssm", "PutParameter"): _parameter("ssm:PutParameter"),
     ("stepfunctions", "ListExecutions"): _execution_access("states:ListExecutions", "stateMachineArn"),
     ("stepfunctions", "DescribeExecution"): _execution_access("states:DescribeExecution", "executionArn"),
+    ("iot", "SetV2LoggingOptions"): _set_logging_options,
     ("securityhub", "GetFindings"): _securityhub("securityhub:GetFindings"),
     ("securityhub", "BatchUpdateFindings"): _securityhub("securityhub:BatchUpdateFindings"),
     **{
