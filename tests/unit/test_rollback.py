@@ -41,6 +41,9 @@ class Iot:
     defaults: dict[str, str] = field(default_factory=dict)
     versions: dict[str, set[str]] = field(default_factory=dict)
     principals: dict[str, set[str]] = field(default_factory=dict)
+    logging: dict[str, Any] = field(default_factory=lambda: {"configured": False})
+    # What a SetV2LoggingOptions that names no role leaves in place (IoT does not document it).
+    logging_without_role: str = "keeps"
     writes: list[tuple[str, ...]] = field(default_factory=list)
     failing: str | None = None
 
@@ -94,11 +97,23 @@ class Iot:
         self._write("delete_policy_version", policy_name, version_id)
         self.versions[policy_name].discard(version_id)
 
+    def logging_options(self) -> dict[str, Any]:
+        return dict(self.logging)
+
+    def set_logging_off(self, default_log_level: str) -> None:
+        self._write("set_logging_off", default_log_level)
+        given = {"defaultLogLevel": default_log_level, "disableAllLogs": True}
+        if self.logging_without_role == "keeps":
+            self.logging = {**self.logging, **given}
+            self.logging.pop("configured", None)
+        elif self.logging_without_role == "replaces":
+            self.logging = given
+
     # Reads pre-state recording makes and rollback never does.
     def findings_page(self, *_: Any) -> Any:
         raise AssertionError("rollback lists no findings")
 
-    finding = certificate_things = policy_grants_nothing = logging_options = findings_page
+    finding = certificate_things = policy_grants_nothing = findings_page
     group_policies = finding_action_statuses = findings_page
 
 
@@ -241,27 +256,87 @@ def test_a_failed_write_is_reported_failed_and_nothing_is_recorded() -> None:
     assert "ThrottlingException" in outcome.item.details[-1]
 
 
-@pytest.mark.parametrize(
-    ("before", "command"),
-    [
-        (
-            {"roleArn": "arn:aws:iam::1:role/r", "defaultLogLevel": "WARN", "disableAllLogs": False},
-            "aws iot set-v2-logging-options --role-arn arn:aws:iam::1:role/r --default-log-level WARN "
-            "--no-disable-all-logs",
-        ),
-        ({"configured": False}, "aws iot set-v2-logging-options --disable-all-logs"),
-    ],
-)
-def test_logging_is_left_to_the_operator_with_the_exact_command(before: dict[str, Any], command: str) -> None:
-    record = RollbackRecord(
+LOGGING_ROLE = "arn:aws:iam::1:role/l"
+SOMEONE_ELSES_ROLE = "arn:aws:iam::1:role/r"
+# What the logging action (ERROR, the stack's logging role) leaves.
+LOGGING_ON = {"roleArn": LOGGING_ROLE, "defaultLogLevel": "ERROR", "disableAllLogs": False}
+
+
+def logging_record(before: Mapping[str, Any]) -> RollbackRecord:
+    return RollbackRecord(
         "f3", "task-3", "LOGGING_DISABLED_CHECK", ("logging",), {"logging": before}, None, None
     )
-    iot = Iot()
-    outcome = run(record, iot)
+
+
+@pytest.mark.parametrize("reading", ["keeps", "replaces"])
+def test_logging_that_was_never_configured_is_turned_off_again_without_naming_a_role(reading: str) -> None:
+    iot = Iot(logging=dict(LOGGING_ON), logging_without_role=reading)
+    outcome = run(logging_record({"configured": False}), iot)
+    assert outcome.item.outcome == "restored"
+    assert iot.writes == [("set_logging_off", "DISABLED")]
+    assert iot.logging["disableAllLogs"] is True
+    assert outcome.observed == {"logging": LOGGING_ON}
+    assert run(logging_record({"configured": False}), iot).item.outcome == "already-restored"
+    assert len(iot.writes) == 1
+
+
+def test_logging_that_was_off_gets_its_level_back_and_the_role_it_named_is_left_to_the_operator() -> None:
+    before = {"roleArn": SOMEONE_ELSES_ROLE, "defaultLogLevel": "WARN", "disableAllLogs": True}
+    iot = Iot(logging=dict(LOGGING_ON))
+    outcome = run(logging_record(before), iot)
+    assert outcome.item.outcome == "restored"
+    assert iot.writes == [("set_logging_off", "WARN")]
+    assert iot.logging == {"roleArn": LOGGING_ROLE, "defaultLogLevel": "WARN", "disableAllLogs": True}
+    assert any(f"name role {LOGGING_ROLE}, not {SOMEONE_ELSES_ROLE}" in line for line in outcome.item.details)
+    command = f"--role-arn {SOMEONE_ELSES_ROLE} --default-log-level WARN --disable-all-logs"
+    assert command in outcome.item.details[-1]
+
+
+def test_logging_that_was_on_before_is_left_to_the_operator_with_the_exact_command() -> None:
+    before = {"roleArn": SOMEONE_ELSES_ROLE, "defaultLogLevel": "WARN", "disableAllLogs": False}
+    iot = Iot(logging=dict(LOGGING_ON))
+    outcome = run(logging_record(before), iot)
     assert outcome.item.outcome == "manual"
-    assert command in outcome.item.details[0]
-    assert command in logging_command(before)
+    command = f"aws iot set-v2-logging-options --role-arn {SOMEONE_ELSES_ROLE} --default-log-level WARN --no-disable-all-logs"
+    assert any(command in line for line in outcome.item.details)
     assert iot.writes == []
+    assert outcome.observed is None
+
+
+def test_logging_changed_since_is_refused_unless_forced() -> None:
+    iot = Iot(logging={"roleArn": SOMEONE_ELSES_ROLE, "defaultLogLevel": "DEBUG", "disableAllLogs": False})
+    refused = run(logging_record({"configured": False}), iot)
+    assert refused.item.outcome == "refused-drifted"
+    assert "DEBUG" in refused.item.details[0]
+    assert iot.writes == []
+    assert run(logging_record({"configured": False}), iot, dry_run=True).item.outcome == "refused-drifted"
+    forced = run(logging_record({"configured": False}), iot, force=True)
+    assert forced.item.outcome == "forced"
+    assert iot.writes == [("set_logging_off", "DISABLED")]
+
+
+def test_a_dry_run_turns_no_logging_off() -> None:
+    iot = Iot(logging=dict(LOGGING_ON))
+    outcome = run(logging_record({"configured": False}), iot, dry_run=True)
+    assert outcome.item.outcome == "would-restore"
+    assert iot.writes == []
+
+
+def test_logging_that_iot_refuses_to_turn_off_without_a_role_fails_with_the_command() -> None:
+    iot = Iot(logging=dict(LOGGING_ON), failing="set_logging_off")
+    outcome = run(logging_record({"configured": False}), iot)
+    assert outcome.item.outcome == "failed"
+    assert outcome.observed is None
+    assert outcome.item.details[-1] == "by hand: " + logging_command({"configured": False})
+    assert iot.logging == LOGGING_ON
+
+
+def test_logging_still_on_after_the_write_is_reported_failed_never_restored() -> None:
+    iot = Iot(logging=dict(LOGGING_ON), logging_without_role="ignores")
+    outcome = run(logging_record({"configured": False}), iot)
+    assert outcome.item.outcome == "failed"
+    assert any("still on at ERROR" in line for line in outcome.item.details)
+    assert outcome.observed is None
 
 
 @pytest.mark.parametrize(

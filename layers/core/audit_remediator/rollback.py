@@ -11,9 +11,12 @@ action's groups (ADD_THINGS_TO_THING_GROUP only adds; with overrideDynamicGroups
 dynamic group, whose membership IoT keeps from the group's query, so a missing recorded group is noted and
 never added back by hand); the policy's default version the blank one the action created, as the verification
 observed it (without that observation the field counts as changed: only --force sets the previous
-version back, and no version is deleted). Logging options cannot be put back by the
-service: restoring the recorded role means passing it (iam:PassRole), which no runtime role of the
-stack holds; the record is reported `manual` with the exact command.
+version back, and no version is deleted); account logging turned off again when it was off before (the
+state LOGGING_DISABLED_CHECK reported). Turning logging off names no role, so it needs no iam:PassRole,
+which no runtime role of the stack holds; what needs a role is left to the operator with the exact
+command (`manual`): logging that was on before, and the name of a role the logging options held while
+off. What IoT does with a request that names no role is not documented, so the options are read back
+after the write and the record is `restored` only when logging is off again.
 
 The record is all or nothing: a drifted field refuses the whole record, so a device is never half
 restored. Rolling back one thing plans only that thing's groups of a record that names several (a shared
@@ -21,7 +24,7 @@ certificate's finding), beside the certificate they share. No boto3 here; IoT fa
 """
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -31,8 +34,9 @@ from audit_remediator.models.rollback import Outcome, RolledBackItem
 from audit_remediator.resource_state import ActionCatalog, IotStateReads
 
 INACTIVE = "INACTIVE"
-# An item's lines: a hundred items stay well inside an SNS message (256 KB) and a Lambda payload (6 MB).
-MAX_DETAILS, MAX_DETAIL = 5, 200
+# An item's lines (long enough for a command that names a role): a hundred items stay inside an SNS
+# message (256 KB) and a Lambda payload (6 MB).
+MAX_DETAILS, MAX_DETAIL = 5, 320
 
 
 class RollbackIotError(Exception):
@@ -70,8 +74,13 @@ class RestoreIot(IotStateReads, Protocol):
 
     def delete_policy_version(self, policy_name: str, version_id: str) -> None: ...
 
+    def set_logging_off(self, default_log_level: str) -> None:
+        """SetV2LoggingOptions with disableAllLogs and the level, naming no role."""
+        ...
 
-State = Literal["before", "as-set", "drifted"]
+
+# `manual`: the service cannot put the field back itself; FieldPlan.by_hand says how.
+State = Literal["before", "as-set", "drifted", "manual"]
 
 
 Step = tuple[str, tuple[str, ...]]
@@ -86,6 +95,10 @@ class FieldPlan:
     describe: str
     steps: Sequence[Step] = ()
     forced_steps: Sequence[Step] = ()
+    # Read back after the writes: whether the field is as recorded, and lines for the operator.
+    confirm: Callable[[RestoreIot], tuple[bool, list[str]]] | None = None
+    # The command that restores the field by hand, listed when the service cannot or its write failed.
+    by_hand: str | None = None
 
 
 def _certificate(kind: str, before: Mapping[str, Any], status: str | None, setter: str) -> FieldPlan:
@@ -163,6 +176,9 @@ def _policy(
     )
 
 
+LOGGING_OFF_LEVEL = "DISABLED"
+
+
 def logging_command(before: Mapping[str, Any]) -> str:
     if before.get("configured") is False or (
         before.get("disableAllLogs") is True and "roleArn" not in before
@@ -175,6 +191,75 @@ def logging_command(before: Mapping[str, Any]) -> str:
         parts.append(f"--default-log-level {before['defaultLogLevel']}")
     parts.append("--disable-all-logs" if before.get("disableAllLogs") else "--no-disable-all-logs")
     return " ".join(parts)
+
+
+def _logging_off(options: Mapping[str, Any]) -> bool:
+    """Off as LOGGING_DISABLED_CHECK sees it: never configured, every log disabled, or level DISABLED."""
+    return (
+        options.get("configured") is False
+        or options.get("disableAllLogs") is True
+        or options.get("defaultLogLevel") == LOGGING_OFF_LEVEL
+    )
+
+
+def _describe_logging(options: Mapping[str, Any]) -> str:
+    if options.get("configured") is False:
+        return "not configured"
+    state = "off" if _logging_off(options) else f"on at {options.get('defaultLogLevel')}"
+    return f"{state}, role {options.get('roleArn') or 'none'}"
+
+
+def _logging_roles_lines(before: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
+    if before.get("configured") is False or now.get("roleArn") == before.get("roleArn"):
+        return []
+    return [
+        f"the logging options name role {now.get('roleArn') or 'none'}, not {before.get('roleArn')} as "
+        "before (unused while logging is off); naming that role again needs iam:PassRole",
+        f"by hand: {logging_command(before)}",
+    ]
+
+
+def _logging(before: Mapping[str, Any], params: Mapping[str, Any], iot: RestoreIot) -> FieldPlan:
+    now = iot.logging_options()
+    level, role = params["logLevel"], params["roleArnForLogging"]
+    by_hand = logging_command(before)
+    if not _logging_off(before):
+        if all(now.get(key) == before.get(key) for key in ("roleArn", "defaultLogLevel", "disableAllLogs")):
+            return FieldPlan("before", now, f"account logging is {_describe_logging(now)} as before")
+        return FieldPlan(
+            "manual",
+            now,
+            f"account logging was {_describe_logging(before)} before: setting that role again needs "
+            "iam:PassRole, which no runtime role of the stack holds",
+            by_hand=by_hand,
+        )
+    if _logging_off(now):
+        return FieldPlan("before", now, f"account logging is {_describe_logging(now)}: off as before")
+
+    def confirm(reader: RestoreIot) -> tuple[bool, list[str]]:
+        after = reader.logging_options()
+        if not _logging_off(after):
+            return False, [f"account logging is still {_describe_logging(after)} after turning it off"]
+        return True, _logging_roles_lines(before, after)
+
+    restore = [("set_logging_off", (str(before.get("defaultLogLevel", LOGGING_OFF_LEVEL)),))]
+    if now.get("roleArn") == role and now.get("defaultLogLevel") == level and not now.get("disableAllLogs"):
+        return FieldPlan(
+            "as-set",
+            now,
+            f"account logging {level} -> off ({_describe_logging(before)} before)",
+            steps=restore,
+            confirm=confirm,
+            by_hand=by_hand,
+        )
+    return FieldPlan(
+        "drifted",
+        now,
+        f"account logging is {_describe_logging(now)}, not on at {level} with role {role} as the action left it",
+        forced_steps=restore,
+        confirm=confirm,
+        by_hand=by_hand,
+    )
 
 
 def plan_record(
@@ -205,6 +290,13 @@ def plan_record(
             plans[f"things.{thing}"] = _thing(thing, groups, added, iot.thing_groups(thing))
     if "policy" in before:
         plans["policy"] = _policy(before["policy"], (record.observed or {}).get("policy"), iot)
+    if "logging" in before:
+        [params] = [
+            catalog.params(name)["enableIoTLoggingParams"]
+            for name in record.action_names
+            if catalog.action_type(name) is ActionType.ENABLE_IOT_LOGGING
+        ]
+        plans["logging"] = _logging(before["logging"], params, iot)
     return plans
 
 
@@ -238,10 +330,6 @@ def roll_back_record(
             details=[detail[:MAX_DETAIL] for detail in details[:MAX_DETAILS]],
         )
 
-    if "logging" in record.before:
-        return RecordOutcome(
-            item("manual", [f"restore logging by hand: {logging_command(record.before['logging'])}"]), None
-        )
     try:
         plans = plan_record(record, catalog, iot, only_thing)
     except (RollbackIotError, ResourceStateError) as error:
@@ -250,19 +338,30 @@ def roll_back_record(
     drifted = [plan for plan in plans.values() if plan.state == "drifted"]
     changing = [plan for plan in plans.values() if plan.state == "as-set"]
     details = [plan.describe for plan in plans.values() if plan.state != "before"]
+    by_hand = [f"by hand: {plan.by_hand}" for plan in plans.values() if plan.by_hand]
+    if any(plan.state == "manual" for plan in plans.values()):
+        return RecordOutcome(item("manual", [*details, *by_hand]), None)
     if drifted and not force:
         return RecordOutcome(item("refused-drifted", details), observed)
     if not drifted and not changing:
         return RecordOutcome(item("already-restored", [p.describe for p in plans.values()]), observed)
     if dry_run:
         return RecordOutcome(item("would-restore", details), None)
+    confirmed = True
     try:
         for plan in changing:
             _run(plan.steps, iot)
         for plan in drifted:
             _run(plan.forced_steps, iot)
+        for plan in (*changing, *drifted):
+            if plan.confirm is not None:
+                holds, lines = plan.confirm(iot)
+                confirmed &= holds
+                details += lines
     except (RollbackIotError, ResourceStateError) as error:
-        return RecordOutcome(item("failed", [*details, str(error)]), None)
+        return RecordOutcome(item("failed", [*details, str(error), *by_hand]), None)
+    if not confirmed:
+        return RecordOutcome(item("failed", [*details, *by_hand]), None)
     return RecordOutcome(item("forced" if drifted else "restored", details), observed)
 
 

@@ -38,9 +38,10 @@ is the healthy outcome.
   deactivated again by a second audit is verified as a recurrence (ResourceStateFunction reads
   ByResource).
 - rollback: with SecurityHubSync=Enabled, tasks quarantine and deactivate a device, deactivate a CA
-  certificate and replace a policy's default version; someone then moves the device to another group by
-  hand, and RollbackFunction (as `remediator rollback` invokes it) restores the device with --force by
-  its thing, then the rest of the audit, sets the findings back to NEW and publishes its report.
+  certificate, replace a policy's default version and turn account logging on; someone then moves the
+  device to another group by hand, and RollbackFunction (as `remediator rollback` invokes it) restores the
+  device with --force by its thing, then the rest of the audit (logging off again), sets the findings back
+  to NEW and publishes its report.
 """
 
 from __future__ import annotations
@@ -470,12 +471,14 @@ def _rollback(run: Run) -> None:
                 POLICY_CHECK: [
                     {"policyVersionIdentifier": {"policyName": "RollbackAllowAll", "policyVersionId": "1"}}
                 ],
+                LOGGING_CHECK: [{"account": run.sb.account_id}],
             }
         )
         actions = {
             SHARED_CHECK: ["QuarantineThingsAction", "DeactivateDeviceCertificateAction"],
             ca_check: ["DeactivateCaCertificateAction"],
             POLICY_CHECK: ["ReplacePolicyWithBlankAction"],
+            LOGGING_CHECK: ["EnableErrorLoggingAction"],
         }
         planned = [
             task({"findingIds": audit.ids(check)}, {check: [run.wf.action(name) for name in names]})
@@ -503,10 +506,10 @@ def _rollback(run: Run) -> None:
             rest["restored"],
             rest["failed"] + forced["failed"],
         )
-        if done != (1, 1, 2, 0):
+        if done != (1, 1, 3, 0):
             run.problems.append(f"the rollback did not restore the audit: {forced['items']} {rest['items']}")
         if (forced["securityHubUpdated"] + rest["securityHubUpdated"], rest["securityHubNotUpdated"]) != (
-            3,
+            4,
             0,
         ):
             run.problems.append(f"the findings were not set back to NEW: {forced} {rest}")

@@ -5,7 +5,7 @@ passes, and the rollback puts back exactly the state recorded before the task (R
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Any
@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from remediator_cli.rollback import RollbackOptions, roll_back
+from sandbox.device_defender.logging_reading import RoleOmitted
 from sandbox.operator_account import SandboxAccount
 from sandbox.workflow import Workflow, audit_plan, task
 from tests.integration.workflow.test_resource_state import only_outcome, records
@@ -32,6 +33,12 @@ _names = count()
 
 def iot(wf: Workflow) -> Any:
     return wf.sb.client("iot")
+
+
+@pytest.fixture(autouse=True)
+def default_logging_reading(wf: Workflow) -> Iterator[None]:
+    yield
+    wf.sb.emulator.logging_role_omitted = RoleOmitted.REPLACES
 
 
 def rollback(wf: Workflow, audit_task_id: str, **options: Any) -> dict[str, Any]:
@@ -127,7 +134,29 @@ def permissive_policy(wf: Workflow) -> tuple[dict[str, Any], list[str], Callable
     return {POLICY: [identifier]}, ["ReplacePolicyWithBlankAction"], state
 
 
+def logging_options(wf: Workflow) -> dict[str, Any]:
+    with wf.sb.calls.pause():
+        options = dict(iot(wf).get_v2_logging_options())
+    options.pop("ResponseMetadata")
+    return options
+
+
+def logging_turned_off(wf: Workflow) -> tuple[dict[str, Any], list[str], Callable[[], Any]]:
+    """Logging the account once set up with the stack's own logging role, then turned off; restored exactly
+    where IoT keeps the stored role when a request names none (the other readings are tested below)."""
+    wf.sb.emulator.logging_role_omitted = RoleOmitted.KEEPS
+    with wf.sb.calls.pause():
+        role = wf.sb.client("iam").get_role(RoleName=wf.stack.physical_ids["IotLoggingRole"])["Role"]["Arn"]
+        iot(wf).set_v2_logging_options(roleArn=role, defaultLogLevel="WARN", disableAllLogs=True)
+    return (
+        {LOGGING: [{"account": wf.sb.account_id}]},
+        ["EnableErrorLoggingAction"],
+        lambda: logging_options(wf),
+    )
+
+
 CASES = {
+    "ENABLE_IOT_LOGGING": logging_turned_off,
     "ADD_THINGS_TO_THING_GROUP": quarantined_device,
     "UPDATE_DEVICE_CERTIFICATE": deactivated_device,
     "UPDATE_CA_CERTIFICATE": ca_certificate,
@@ -262,28 +291,39 @@ def test_thing_scope_restores_only_that_thing_and_a_dry_run_changes_nothing(wf: 
     assert statuses == ["ACTIVE", "INACTIVE"]
 
 
-def test_logging_is_listed_for_the_operator_and_left_unchanged(wf: Workflow) -> None:
-    # Given account logging that a task turned on
+@pytest.mark.parametrize("reading", list(RoleOmitted), ids=lambda reading: reading.value)
+def test_logging_is_turned_off_again_without_passing_a_role_under_each_reading(
+    wf: Workflow, reading: RoleOmitted
+) -> None:
+    # Given account logging, off under someone else's role, that a task turned on under the stack's role
+    wf.sb.emulator.logging_role_omitted = reading
     role = f"arn:aws:iam::{wf.sb.account_id}:role/someone-elses-logging-role"
     with wf.sb.calls.pause():
         iot(wf).set_v2_logging_options(roleArn=role, defaultLogLevel="WARN", disableAllLogs=True)
     audit_task_id, finding_id = remediate(
         wf, {LOGGING: [{"account": wf.sb.account_id}]}, ["EnableErrorLoggingAction"]
     )
-    with wf.sb.calls.pause():
-        enabled = iot(wf).get_v2_logging_options()
-        enabled.pop("ResponseMetadata")
+    enabled = logging_options(wf)
+    assert enabled["disableAllLogs"] is False
 
     # When it is rolled back
     result = rollback(wf, audit_task_id, all=True)
 
-    # Then the service does not pass the recorded role (no runtime iam:PassRole): it gives the command
-    assert result["manual"] == 1
+    # Then logging is off at its level again, with no role passed (no runtime iam:PassRole) and the
+    # command that names the old role again listed; where IoT refuses a request without a role, nothing
+    # changed, the record stays open for another run and the operator has the command
     [item] = result["items"]
-    assert f"--role-arn {role} --default-log-level WARN --disable-all-logs" in item["details"][0]
-    with wf.sb.calls.pause():
-        now = iot(wf).get_v2_logging_options()
-        now.pop("ResponseMetadata")
-    assert now == enabled
-    assert not ROLLBACK_ATTRIBUTES & set(records(wf, audit_task_id)[finding_id])
+    command = f"aws iot set-v2-logging-options --role-arn {role} --default-log-level WARN --disable-all-logs"
+    assert command in item["details"][-1]
     assert wf.sb.iam.denials == []
+    now = logging_options(wf)
+    if reading is RoleOmitted.REFUSED:
+        assert (result["failed"], now) == (1, enabled)
+        assert not ROLLBACK_ATTRIBUTES & set(records(wf, audit_task_id)[finding_id])
+        return
+    assert result["restored"] == 1, item
+    assert (now["defaultLogLevel"], now["disableAllLogs"]) == ("WARN", True)
+    assert now.get("roleArn") == (enabled["roleArn"] if reading is RoleOmitted.KEEPS else None)
+    assert records(wf, audit_task_id)[finding_id]["rollbackResult"] == "restored"
+    again = rollback(wf, audit_task_id, all=True)
+    assert again["alreadyRestored"] == 1

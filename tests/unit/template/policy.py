@@ -588,7 +588,8 @@ def securityhub_sync_role_least_privilege(stack: Stack) -> list[str]:
 def rollback_role_least_privilege(stack: Stack) -> list[str]:
     """§9.6: RollbackFunction's role writes exactly what restoring a recorded field takes, each on its resource
     type (Service Authorization Reference, AWS IoT), its records and the reports topic; Security Hub only when
-    the sync is on, never suppressing; and no iam:PassRole (logging options are restored by hand)."""
+    the sync is on, never suppressing; account logging read and turned off (no resource type); and no
+    iam:PassRole (a logging role is named again by hand)."""
     role = stack.role_of(stack.properties("RollbackFunction")["Role"])
     log_group = stack.get_att("RollbackLogGroup", "Arn")
     history = stack.get_att("RemediationTable", "Arn")
@@ -610,6 +611,8 @@ def rollback_role_least_privilege(stack: Stack) -> list[str]:
         "iot:GetPolicy": {policy},
         "iot:SetDefaultPolicyVersion": {policy},
         "iot:DeletePolicyVersion": {policy},
+        "iot:GetV2LoggingOptions": {"*"},
+        "iot:SetV2LoggingOptions": {"*"},
         "dynamodb:Query": {history},
         "dynamodb:UpdateItem": {history},
         "sns:Publish": {stack.ref("RemediationReportsTopic")},

@@ -38,3 +38,7 @@ class IotRestorer(IotStateReader):
 
     def delete_policy_version(self, policy_name: str, version_id: str) -> None:
         self._write("delete_policy_version", policyName=policy_name, policyVersionId=version_id)
+
+    def set_logging_off(self, default_log_level: str) -> None:
+        # No roleArn: naming one is passing it (iam:PassRole), which this role may not.
+        self._write("set_v2_logging_options", defaultLogLevel=default_log_level, disableAllLogs=True)
