@@ -6,7 +6,6 @@ nothing and is not recorded):
 
 - pk `PRESTATE#<auditTaskId>`, sk `TASK#<taskId>#FINDING#<findingId>`: every record of an audit (query by
   pk) or of one task (pk and `begins_with(sk, "TASK#<taskId>#")`);
-- GSI `ByFinding` (`byFinding` = finding id, `sk`): the records of one finding, across tasks;
 - GSI `ByResource` (`byResource` = the resource key of the attempt history, `recordedAt`): every record
   of one resource across audits, oldest first;
 - `before`: JSON of the fields the actions change, as they were before the task started:

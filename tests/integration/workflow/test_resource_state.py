@@ -172,7 +172,7 @@ def test_each_action_type_records_exactly_what_iot_held_before_and_verifies_afte
     [finding_id] = audit.ids(check)
     record = records(wf, audit.task_id)[finding_id]
     assert record["before"] == before
-    assert (record["auditTaskId"], record["taskId"], record["byFinding"]) == (
+    assert (record["auditTaskId"], record["taskId"], record["findingId"]) == (
         audit.task_id,
         planned["taskId"],
         finding_id,

@@ -44,7 +44,6 @@ class StateRecords:
             "taskId": {"S": task_id},
             "findingId": {"S": finding.finding_id},
             "check": {"S": finding.check},
-            "byFinding": {"S": finding.finding_id},
             "byResource": {"S": attempt_resource(finding.resource_identifier)},
             "resourceIdentifier": {"S": json.dumps(finding.resource_identifier, sort_keys=True)},
             "actionNames": {"L": [{"S": name} for name in action_names]},
