@@ -80,11 +80,11 @@ def roll_back(account: Account, stack: Stack, options: RollbackOptions) -> dict[
 
 
 def exit_code(document: dict[str, Any]) -> Exit:
-    """1 when an IoT call failed (run again); 3 when something was refused as changed since, or must be
-    restored by hand; otherwise 0."""
+    """1 when an IoT call failed (run again); 3 when something was refused (changed since, or a certificate
+    other things hold) or must be restored by hand; otherwise 0."""
     if document.get("failed"):
         return Exit.AWS_ERROR
-    if document.get("refusedDrifted") or document.get("manual"):
+    if document.get("refusedDrifted") or document.get("refusedShared") or document.get("manual"):
         return Exit.NOT_ALLOWED
     if not document.get("records"):
         return Exit.NOT_FOUND
@@ -101,12 +101,25 @@ def print_rollback(console: Console, document: dict[str, Any]) -> None:
             item["findingId"], item["check"], item["taskId"], item["outcome"], "\n".join(item["details"])
         )
     console.print(table)
-    counts = ("restored", "forced", "alreadyRestored", "refusedDrifted", "failed", "manual", "wouldRestore")
+    counts = (
+        "restored",
+        "forced",
+        "alreadyRestored",
+        "refusedDrifted",
+        "refusedShared",
+        "failed",
+        "manual",
+        "wouldRestore",
+    )
     console.print(
         f"{document['records']} records: "
-        + ", ".join(f"{name} {document[name]}" for name in counts if document[name])
+        + ", ".join(f"{name} {document[name]}" for name in counts if document.get(name))
     )
     if document["records"] > len(document["items"]):
         console.print(f"(only the first {len(document['items'])} are listed; --json has the same)")
     if document.get("refusedDrifted"):
         console.print("Refused records were changed since the service acted: check them, then --force.")
+    if document.get("refusedShared"):
+        console.print(
+            "Refused records hold a certificate other things share: roll back the whole finding, or --force."
+        )

@@ -379,7 +379,16 @@ def expectations(run: DemoRun) -> list[tuple[str, bool]]:
     )
     device = run.rollback.device
     checks.append(
-        (f"the operator rolled {device} back with the command line", run.rollback.ran.exit_code == 0)
+        (
+            f"the rollback of {device} alone was refused: another device holds its certificate",
+            run.rollback.refused.exit_code == 3 and run.rollback.refusal.get("refusedShared") == 1,
+        )
+    )
+    checks.append(
+        (
+            f"the operator rolled {device}'s finding back with the command line",
+            run.rollback.ran is not run.rollback.refused and run.rollback.ran.exit_code == 0,
+        )
     )
     device_before = {name: value for (subject, name), value in before.items() if subject == device}
     checks.append(
@@ -414,7 +423,10 @@ def render(run: DemoRun, out: TextIO) -> bool:
     print(task_lines(run.report), file=out)
     print("\nReport published to RemediationReportsTopic", file=out)
     print(json.dumps(run.report_message, indent=2), file=out)
-    print(f"\nRollback of {run.rollback.device}\n$ {run.rollback.ran.command}", file=out)
+    print(f"\nRollback of {run.rollback.device}\n$ {run.rollback.refused.command}", file=out)
+    refusal = run.rollback.refusal
+    print(f"  {refusal.get('outcome', '?')}: {'; '.join(refusal.get('details', []))}", file=out)
+    print(f"$ {run.rollback.ran.command}", file=out)
     print("\n".join(f"  {line}" for line in run.rollback.ran.output.splitlines()), file=out)
     print(rollback_table(run), file=out)
     print("\nExpected changes", file=out)

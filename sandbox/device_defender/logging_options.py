@@ -1,9 +1,11 @@
 """AWS IoT v2 logging options: what LOGGING_DISABLED_CHECK reads and ENABLE_IOT_LOGGING sets.
 
-SetV2LoggingOptions (API reference) marks every member optional, `roleArn` included, and says nothing of
-what a request without one does to the stored options; the developer guide ("Configure default logging
-in AWS IoT (CLI)") shows it only with a role. Until AWS confirms one, the emulator plays each reading
-(`RoleOmitted`) and the tests run them all. A request that names a role needs iam:PassRole on it
+SetV2LoggingOptions (API reference) marks every member optional, `roleArn` included. IoT takes a request
+without a role: AWS's own CloudFormation handler for AWS::IoT::Logging turns logging off with disableAllLogs
+alone (aws-cloudformation-resource-providers-iot, aws-iot-logging DeleteHandler), and the CloudFormation
+user guide (AWS::IoT::Logging) tells users to run `aws iot set-v2-logging-options --disable-all-logs`. What
+such a request does to the stored role is not documented, so the emulator plays each reading
+(`RoleOmitted`) and the tests run both. A request that names a role needs iam:PassRole on it
 (sandbox.iam.requests).
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from sandbox.device_defender.errors import ServiceError, invalid_request
+from sandbox.device_defender.errors import ServiceError
 from sandbox.device_defender.logging_reading import RoleOmitted
 from sandbox.device_defender.service import Call, Handler
 
@@ -27,10 +29,8 @@ def set_v2_logging_options(call: Call) -> dict[str, Any]:
     reading = call.service.logging_role_omitted
     if "roleArn" in given or reading is RoleOmitted.REPLACES:
         call.state.v2_logging = given
-    elif reading is RoleOmitted.KEEPS:
-        call.state.v2_logging = {**(call.state.v2_logging or {}), **given}
     else:
-        raise invalid_request("roleArn is required.")
+        call.state.v2_logging = {**(call.state.v2_logging or {}), **given}
     return {}
 
 

@@ -233,6 +233,8 @@ _REQUESTS: Final[dict[tuple[str, str], Callable[[Mapping[str, Any], Where], list
     ("iot", "GetPolicyVersion"): _iot_resource("iot:GetPolicyVersion", "policy", "policyName"),
     ("iot", "ListThingGroupsForThing"): _iot_resource("iot:ListThingGroupsForThing", "thing", "thingName"),
     ("iot", "ListThingPrincipals"): _iot_resource("iot:ListThingPrincipals", "thing", "thingName"),
+    ("iot", "DescribeThing"): _iot_resource("iot:DescribeThing", "thing", "thingName"),
+    ("iot", "DescribeThingGroup"): _iot_resource("iot:DescribeThingGroup", "thinggroup", "thingGroupName"),
     ("iot", "UpdateCertificate"): _iot_resource("iot:UpdateCertificate", "cert", "certificateId"),
     ("iot", "UpdateCACertificate"): _iot_resource("iot:UpdateCACertificate", "cacert", "certificateId"),
     ("iot", "SetDefaultPolicyVersion"): _iot_resource("iot:SetDefaultPolicyVersion", "policy", "policyName"),

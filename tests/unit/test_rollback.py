@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 
 from audit_remediator.models.rollback import MAX_LISTED, RollbackRequest
-from audit_remediator.resource_state import ActionCatalog
-from audit_remediator.rollback import RollbackIotError, RollbackRecord, RollbackRequestError, logging_command
+from audit_remediator.resource_state import ActionCatalog, ThingLink
+from audit_remediator.rollback import RollbackRecord, RollbackRequestError
 from audit_remediator.rollback import roll_back_record as decide
+from audit_remediator.rollback_fields import RollbackIotError
+from audit_remediator.rollback_logging import logging_command
 from audit_remediator.rollback_pages import rollback_page
 from audit_remediator.rollback_services import parse_request
 from audit_remediator.securityhub_sync import SecurityHubSyncRequest, SecurityHubSyncResult
@@ -41,6 +43,9 @@ class Iot:
     defaults: dict[str, str] = field(default_factory=dict)
     versions: dict[str, set[str]] = field(default_factory=dict)
     principals: dict[str, set[str]] = field(default_factory=dict)
+    dynamic: set[str] = field(default_factory=set)
+    # Policy versions that allow nothing (a version's document never changes).
+    blank_versions: set[str] = field(default_factory=set)
     logging: dict[str, Any] = field(default_factory=lambda: {"configured": False})
     # What a SetV2LoggingOptions that names no role leaves in place (IoT does not document it).
     logging_without_role: str = "keeps"
@@ -69,6 +74,19 @@ class Iot:
 
     def thing_certificates(self, thing_name: str) -> frozenset[str]:
         return frozenset(self.principals.get(thing_name, set()))
+
+    def certificate_things(self, certificate_id: str, limit: int) -> list[ThingLink]:
+        holders = sorted(t for t, certificates in self.principals.items() if certificate_id in certificates)
+        return [ThingLink(thing, "NON_EXCLUSIVE_THING") for thing in holders][:limit]
+
+    def thing_exists(self, thing_name: str) -> bool:
+        return thing_name in self.groups
+
+    def dynamic_group(self, group: str) -> bool:
+        return group in self.dynamic
+
+    def policy_grants_nothing(self, policy_name: str, version_id: str) -> bool:
+        return version_id in self.versions.get(policy_name, set()) and version_id in self.blank_versions
 
     def set_certificate_status(self, certificate_id: str, status: str) -> None:
         self._write("set_certificate_status", certificate_id, status)
@@ -100,9 +118,9 @@ class Iot:
     def logging_options(self) -> dict[str, Any]:
         return dict(self.logging)
 
-    def set_logging_off(self, default_log_level: str) -> None:
-        self._write("set_logging_off", default_log_level)
-        given = {"defaultLogLevel": default_log_level, "disableAllLogs": True}
+    def set_logging_options(self, default_log_level: str, disable_all_logs: bool) -> None:
+        self._write("set_logging_options", default_log_level, str(disable_all_logs))
+        given = {"defaultLogLevel": default_log_level, "disableAllLogs": disable_all_logs}
         if self.logging_without_role == "keeps":
             self.logging = {**self.logging, **given}
             self.logging.pop("configured", None)
@@ -113,7 +131,7 @@ class Iot:
     def findings_page(self, *_: Any) -> Any:
         raise AssertionError("rollback lists no findings")
 
-    finding = certificate_things = policy_grants_nothing = findings_page
+    finding = findings_page
     group_policies = finding_action_statuses = findings_page
 
 
@@ -133,8 +151,9 @@ def device_record(*, observed: Mapping[str, Any] | None = None, finding: str = "
     )
 
 
-def policy_record(observed_default: str | None) -> RollbackRecord:
-    observed = {"policy": {"name": "p", "defaultVersionId": observed_default}} if observed_default else None
+def policy_record(observed_default: str | None, *, grants_nothing: bool = True) -> RollbackRecord:
+    seen = {"name": "p", "defaultVersionId": observed_default, "defaultGrantsNothing": grants_nothing}
+    observed = {"policy": seen} if observed_default else None
     return RollbackRecord(
         finding_id="f2",
         task_id="task-2",
@@ -168,21 +187,44 @@ def test_a_quarantined_device_is_taken_out_of_the_group_and_its_certificate_reac
     }
 
 
-def test_one_thing_of_a_shared_certificate_is_rolled_back_and_the_others_stay_quarantined() -> None:
+def shared_certificate() -> tuple[Iot, RollbackRecord]:
     iot = Iot(
-        certificates={"c1": "INACTIVE"}, groups={t: {"sensors", QUARANTINE} for t in ("sensor", "twin")}
+        certificates={"c1": "INACTIVE"},
+        groups={t: {"sensors", QUARANTINE} for t in ("sensor", "twin")},
+        principals={"sensor": {"c1"}, "twin": {"c1"}},
     )
-    shared = device_record()
-    shared = dataclasses.replace(
-        shared, before={**shared.before, "things": {"sensor": ["sensors"], "twin": ["sensors"]}}
-    )
+    record = device_record()
+    things = {"sensor": ["sensors"], "twin": ["sensors"]}
+    return iot, dataclasses.replace(record, before={**record.before, "things": things})
+
+
+def test_one_thing_of_a_shared_certificate_is_refused_since_reactivating_it_frees_the_others() -> None:
+    iot, shared = shared_certificate()
     outcome = decide(shared, ActionCatalog(iot), iot, force=False, dry_run=False, only_thing="twin")
-    assert outcome.item.outcome == "restored"
-    assert iot.writes == [
-        ("set_certificate_status", "c1", "ACTIVE"),
+    assert (outcome.item.outcome, outcome.observed) == ("refused-shared", None)
+    assert "attached to sensor as well" in outcome.item.details[0]
+    assert "--finding f1" in outcome.item.details[0]
+    assert iot.writes == []
+
+
+def test_one_thing_of_a_shared_certificate_is_rolled_back_with_force_and_the_others_stay_in_the_group() -> (
+    None
+):
+    iot, shared = shared_certificate()
+    outcome = decide(shared, ActionCatalog(iot), iot, force=True, dry_run=False, only_thing="twin")
+    assert outcome.item.outcome == "forced"
+    assert sorted(iot.writes) == [
         ("remove_thing_from_group", "twin", QUARANTINE),
+        ("set_certificate_status", "c1", "ACTIVE"),
     ]
     assert iot.groups["sensor"] == {"sensors", QUARANTINE}
+
+
+def test_the_whole_finding_of_a_shared_certificate_is_restored_without_force() -> None:
+    iot, shared = shared_certificate()
+    assert run(shared, iot).item.outcome == "restored"
+    assert iot.groups == {"sensor": {"sensors"}, "twin": {"sensors"}}
+    assert iot.certificates["c1"] == "ACTIVE"
 
 
 @pytest.mark.parametrize(
@@ -194,8 +236,8 @@ def test_one_thing_of_a_shared_certificate_is_rolled_back_and_the_others_stay_qu
         ("INACTIVE", {"sensors", QUARANTINE, "hand-picked"}, "refused-drifted"),
         # Released from quarantine by hand: that field is as before, the certificate is still the action's.
         ("INACTIVE", {"sensors"}, "restored"),
-        # The action's overrideDynamicGroups may have displaced a dynamic group: not a change by someone.
-        ("INACTIVE", {QUARANTINE}, "restored"),
+        # Taken out of a static group it was in: someone changed it.
+        ("INACTIVE", {QUARANTINE}, "refused-drifted"),
     ],
 )
 def test_each_field_is_compared_with_what_the_action_left(
@@ -206,6 +248,59 @@ def test_each_field_is_compared_with_what_the_action_left(
     assert outcome.item.outcome == expected, outcome.item.details
     if expected in ("refused-drifted", "already-restored"):
         assert iot.writes == []
+
+
+@pytest.mark.parametrize(
+    "groups",
+    [
+        # The action's overrideDynamicGroups displaced a dynamic group it was in.
+        {QUARANTINE},
+        # A dynamic group's query took the device in once its certificate was deactivated.
+        {"sensors", QUARANTINE, "disconnected"},
+    ],
+)
+def test_dynamic_groups_are_left_to_their_queries(groups: set[str]) -> None:
+    iot = Iot(
+        certificates={"c1": "INACTIVE"}, groups={"sensor": set(groups)}, dynamic={"sensors", "disconnected"}
+    )
+    outcome = run(device_record(), iot)
+    assert outcome.item.outcome == "restored", outcome.item.details
+    assert ("remove_thing_from_group", "sensor", QUARANTINE) in iot.writes
+    assert not [w for w in iot.writes if w[0].endswith("group") and w[2] != QUARANTINE]
+
+
+def test_a_thing_deleted_since_is_refused_and_force_restores_the_rest_of_the_record() -> None:
+    iot = Iot(certificates={"c1": "INACTIVE"})
+    refused = run(device_record(), iot)
+    assert (refused.item.outcome, iot.writes) == ("refused-drifted", [])
+    assert "thing sensor no longer exists" in refused.item.details
+    assert run(device_record(), iot, force=True).item.outcome == "forced"
+    assert iot.writes == [("set_certificate_status", "c1", "ACTIVE")]
+
+
+@pytest.mark.parametrize("status", ["PENDING_TRANSFER", "PENDING_ACTIVATION", "REGISTER_INACTIVE"])
+def test_a_status_iot_will_not_set_again_is_left_to_the_operator(status: str) -> None:
+    record = device_record()
+    record = dataclasses.replace(
+        record, before={**record.before, "certificate": {"id": "c1", "status": status}}
+    )
+    iot = remediated()
+    outcome = run(record, iot)
+    assert (outcome.item.outcome, iot.writes) == ("manual", [])
+    assert f"was {status}" in outcome.item.details[0]
+
+
+def test_things_the_pre_state_could_not_record_are_left_to_the_operator_never_called_restored() -> None:
+    record = dataclasses.replace(
+        device_record(),
+        check="INTERMEDIATE_CA_REVOKED_FOR_ACTIVE_DEVICE_CERTIFICATES_CHECK",
+        action_names=("quarantine",),
+        before={"unrecorded": "a CA_CERTIFICATE finding names no device certificate: no things recorded"},
+    )
+    iot = remediated()
+    outcome = run(record, iot)
+    assert (outcome.item.outcome, outcome.observed, iot.writes) == ("manual", None, [])
+    assert "names no device certificate" in outcome.item.details[0]
 
 
 def test_a_drifted_field_refuses_the_whole_record_and_force_puts_every_field_back() -> None:
@@ -227,6 +322,28 @@ def test_the_blank_version_is_deleted_only_after_the_previous_default_is_set_bac
     assert outcome.item.outcome == "restored"
     assert iot.writes == [("set_default_policy_version", "p", "1"), ("delete_policy_version", "p", "2")]
     assert (iot.defaults["p"], iot.versions["p"]) == ("1", {"1"})
+
+
+def test_a_default_the_verification_saw_allowing_actions_is_never_deleted() -> None:
+    # The verification saw version 3 as default, and it allowed actions (someone made a fixed version)
+    iot = Iot(defaults={"p": "3"}, versions={"p": {"1", "2", "3"}})
+    assert run(policy_record("3", grants_nothing=False), iot).item.outcome == "refused-drifted"
+    assert run(policy_record("3", grants_nothing=False), iot, force=True).item.outcome == "forced"
+    assert iot.writes == [("set_default_policy_version", "p", "1")]
+    assert iot.versions["p"] == {"1", "2", "3"}
+
+
+def test_a_blank_version_an_earlier_rollback_failed_to_delete_is_deleted_by_the_next() -> None:
+    iot = Iot(
+        defaults={"p": "2"}, versions={"p": {"1", "2"}}, blank_versions={"2"}, failing="delete_policy_version"
+    )
+    assert run(policy_record("2"), iot).item.outcome == "failed"
+    assert iot.defaults["p"] == "1"
+    iot.failing = None
+    again = run(policy_record("2"), iot)
+    assert again.item.outcome == "restored"
+    assert iot.versions["p"] == {"1"}
+    assert run(policy_record("2"), iot).item.outcome == "already-restored"
 
 
 @pytest.mark.parametrize(("default", "observed_default"), [("3", "2"), ("2", None)])
@@ -273,7 +390,7 @@ def test_logging_that_was_never_configured_is_turned_off_again_without_naming_a_
     iot = Iot(logging=dict(LOGGING_ON), logging_without_role=reading)
     outcome = run(logging_record({"configured": False}), iot)
     assert outcome.item.outcome == "restored"
-    assert iot.writes == [("set_logging_off", "DISABLED")]
+    assert iot.writes == [("set_logging_options", "DISABLED", "True")]
     assert iot.logging["disableAllLogs"] is True
     assert outcome.observed == {"logging": LOGGING_ON}
     assert run(logging_record({"configured": False}), iot).item.outcome == "already-restored"
@@ -285,11 +402,21 @@ def test_logging_that_was_off_gets_its_level_back_and_the_role_it_named_is_left_
     iot = Iot(logging=dict(LOGGING_ON))
     outcome = run(logging_record(before), iot)
     assert outcome.item.outcome == "restored"
-    assert iot.writes == [("set_logging_off", "WARN")]
+    assert iot.writes == [("set_logging_options", "WARN", "True")]
     assert iot.logging == {"roleArn": LOGGING_ROLE, "defaultLogLevel": "WARN", "disableAllLogs": True}
     assert any(f"name role {LOGGING_ROLE}, not {SOMEONE_ELSES_ROLE}" in line for line in outcome.item.details)
     command = f"--role-arn {SOMEONE_ELSES_ROLE} --default-log-level WARN --disable-all-logs"
     assert command in outcome.item.details[-1]
+
+
+def test_logging_at_level_disabled_keeps_its_per_resource_levels_on() -> None:
+    # A low default with more verbose levels for some thing groups: every log is not disabled
+    before = {"roleArn": LOGGING_ROLE, "defaultLogLevel": "DISABLED", "disableAllLogs": False}
+    iot = Iot(logging=dict(LOGGING_ON))
+    outcome = run(logging_record(before), iot)
+    assert outcome.item.outcome == "restored"
+    assert iot.writes == [("set_logging_options", "DISABLED", "False")]
+    assert iot.logging == before
 
 
 def test_logging_that_was_on_before_is_left_to_the_operator_with_the_exact_command() -> None:
@@ -312,7 +439,7 @@ def test_logging_changed_since_is_refused_unless_forced() -> None:
     assert run(logging_record({"configured": False}), iot, dry_run=True).item.outcome == "refused-drifted"
     forced = run(logging_record({"configured": False}), iot, force=True)
     assert forced.item.outcome == "forced"
-    assert iot.writes == [("set_logging_off", "DISABLED")]
+    assert iot.writes == [("set_logging_options", "DISABLED", "True")]
 
 
 def test_a_dry_run_turns_no_logging_off() -> None:
@@ -323,7 +450,7 @@ def test_a_dry_run_turns_no_logging_off() -> None:
 
 
 def test_logging_that_iot_refuses_to_turn_off_without_a_role_fails_with_the_command() -> None:
-    iot = Iot(logging=dict(LOGGING_ON), failing="set_logging_off")
+    iot = Iot(logging=dict(LOGGING_ON), failing="set_logging_options")
     outcome = run(logging_record({"configured": False}), iot)
     assert outcome.item.outcome == "failed"
     assert outcome.observed is None
@@ -335,7 +462,7 @@ def test_logging_still_on_after_the_write_is_reported_failed_never_restored() ->
     iot = Iot(logging=dict(LOGGING_ON), logging_without_role="ignores")
     outcome = run(logging_record({"configured": False}), iot)
     assert outcome.item.outcome == "failed"
-    assert any("still on at ERROR" in line for line in outcome.item.details)
+    assert any("is on (level ERROR" in line and "not as recorded" in line for line in outcome.item.details)
     assert outcome.observed is None
 
 

@@ -21,7 +21,8 @@ from audit_remediator.models.rollback import (
     RollbackTotals,
 )
 from audit_remediator.resource_state import ActionCatalog
-from audit_remediator.rollback import RestoreIot, RollbackRecord, roll_back_record
+from audit_remediator.rollback import RollbackRecord, roll_back_record
+from audit_remediator.rollback_fields import RestoreIot
 from audit_remediator.securityhub_sync import SecurityHubSyncRequest, SecurityHubSyncResult, SyncedStatus
 
 MAX_SUBJECT = 100  # SNS Subject
@@ -92,13 +93,14 @@ def _back_to_new(
 def report_message(request: RollbackRequest, totals: RollbackTotals) -> tuple[str, str]:
     subject = (
         f"Rollback of audit {request.audit_task_id}: {totals.restored + totals.forced} restored, "
-        f"{totals.refused_drifted} refused"
+        f"{totals.refused_drifted + totals.refused_shared} refused"
     )[:MAX_SUBJECT]
     lines = [
         f"Rollback of audit {request.audit_task_id} ({request.scope}) by {request.caller_arn}"
         + (" with --force" if request.force else ""),
         f"records {totals.records}: restored {totals.restored}, forced {totals.forced}, already restored "
-        f"{totals.already_restored}, refused as changed since {totals.refused_drifted}, failed {totals.failed}, "
+        f"{totals.already_restored}, refused as changed since {totals.refused_drifted}, refused as shared "
+        f"{totals.refused_shared}, failed {totals.failed}, "
         f"to restore by hand {totals.manual}",
         *(
             f"- {i.finding_id} ({i.check}, task {i.task_id}): {i.outcome}: {'; '.join(i.details)}"

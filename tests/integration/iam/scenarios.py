@@ -41,7 +41,7 @@ is the healthy outcome.
   certificate, replace a policy's default version and turn account logging on; someone then moves the
   device to another group by hand, and RollbackFunction (as `remediator rollback` invokes it) restores the
   device with --force by its thing, then the rest of the audit (logging off again), sets the findings back
-  to NEW and publishes its report.
+  to NEW and publishes its report; a second rollback finds everything as before.
 """
 
 from __future__ import annotations
@@ -497,6 +497,7 @@ def _rollback(run: Run) -> None:
                 account, stack, RollbackOptions(audit.task_id, thing="rolled-back", force=True)
             )
             rest = roll_back(account, stack, RollbackOptions(audit.task_id, all=True))
+            again = roll_back(account, stack, RollbackOptions(audit.task_id, all=True))
         except OperatorError as error:
             run.problems.append(f"the rollback failed: {error}")
             return
@@ -506,14 +507,14 @@ def _rollback(run: Run) -> None:
             rest["restored"],
             rest["failed"] + forced["failed"],
         )
-        if done != (1, 1, 3, 0):
+        if done != (1, 1, 3, 0) or again["alreadyRestored"] != 4:
             run.problems.append(f"the rollback did not restore the audit: {forced['items']} {rest['items']}")
         if (forced["securityHubUpdated"] + rest["securityHubUpdated"], rest["securityHubNotUpdated"]) != (
             4,
             0,
         ):
             run.problems.append(f"the findings were not set back to NEW: {forced} {rest}")
-        if len([m for m in run.wf.reports() if m.get("kind") == "rollback"]) != 2:
+        if len([m for m in run.wf.reports() if m.get("kind") == "rollback"]) != 3:
             run.problems.append("the rollback reports did not reach RemediationReportsTopic")
     finally:
         disable_security_hub(hub)

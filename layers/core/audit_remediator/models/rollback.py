@@ -19,9 +19,17 @@ MAX_LISTED = 100
 
 RollbackResult = Literal["restored", "already-restored", "refused-drifted", "forced"]
 # What a record came to in this run: a rollback result, or `failed` (an IoT call failed; nothing recorded,
-# a second run tries again) or `manual` (the service cannot restore it itself; the item says how).
+# a second run tries again), `manual` (the service cannot restore it itself; the item says how) or
+# `refused-shared` (one thing's rollback would reactivate a certificate other things hold; nothing recorded).
 Outcome = Literal[
-    "restored", "already-restored", "refused-drifted", "forced", "failed", "manual", "would-restore"
+    "restored",
+    "already-restored",
+    "refused-drifted",
+    "refused-shared",
+    "forced",
+    "failed",
+    "manual",
+    "would-restore",
 ]
 
 ThingName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[a-zA-Z0-9:_-]+$")]
@@ -48,6 +56,7 @@ class RollbackTotals(_Wire):
     restored: int = Field(default=0, ge=0)
     already_restored: int = Field(default=0, ge=0)
     refused_drifted: int = Field(default=0, ge=0)
+    refused_shared: int = Field(default=0, ge=0)
     forced: int = Field(default=0, ge=0)
     failed: int = Field(default=0, ge=0)
     manual: int = Field(default=0, ge=0)
