@@ -12,7 +12,7 @@ Functions executions), `eventbridge` (rule targets, input transformers), `execut
 (status-change events), `lambdas` (in-process Lambda), `stepfunctions` (the ASL interpreter's
 fixes), `deployer` (template.yaml into moto), `device_defender` (the emulator), `faults`,
 `patching` (every patch of moto and botocore), `iot_delete_checks` (DeleteCertificate's refusals), `iam` (each caller's
-identity and IAM's evaluation of its requests), `alarm_actions` (CloudWatch alarms notifying SNS), `subscriptions`
+identity and IAM's evaluation of its requests), `alarm_actions` (CloudWatch alarms notifying SNS), `dynamodb_writes` (each DynamoDB write atomic), `subscriptions`
 (queues subscribed to topics with the policy SNS needs), `workflow` (the workflow test harness).
 """
 

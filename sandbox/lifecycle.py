@@ -17,6 +17,7 @@ import boto3
 from sandbox.alarm_actions import AlarmActions
 from sandbox.clock import SandboxClock
 from sandbox.deployer import DeployError, Deployment, Stack
+from sandbox.dynamodb_writes import AtomicItemWrites
 from sandbox.environment import (
     DEFAULT_ACCOUNT_ID,
     DEFAULT_REGION,
@@ -100,6 +101,7 @@ class Sandbox:
         self._iot_delete_checks = IoTDeleteChecks()
         self._parameter_events = ParameterStoreEvents(calls=self.calls, is_open=lambda: self._open)
         self._alarm_actions = AlarmActions(self.iam)
+        self._item_writes = AtomicItemWrites()
         self._want_emulator = emulator
         self._emulator_options = dict(emulator_options or {})
         self._mock: Any = None
@@ -142,6 +144,7 @@ class Sandbox:
             self._iot_delete_checks.install()
             self._parameter_events.install()
             self._alarm_actions.install()
+            self._item_writes.install()
             if emulator_class is not None:
                 self.emulator = emulator_class(
                     clock=self.clock, account_id=self.account_id, region=self.region, **self._emulator_options
@@ -167,6 +170,7 @@ class Sandbox:
             self._iot_delete_checks.uninstall,
             self._parameter_events.uninstall,
             self._alarm_actions.uninstall,
+            self._item_writes.uninstall,
             self._event_targets.uninstall,
             self.stepfunctions.uninstall,
             faults.deactivate,
