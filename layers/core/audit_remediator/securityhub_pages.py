@@ -13,7 +13,7 @@ counts and a cursor travel through the workflow's state):
   becomes `RESOLVED`, each `not-verified` one keeps its status and gets a note saying so; the results are
   paged from the pre-state records, never carried in the state.
 
-Both go through `sync_findings`: a Security Hub failure is counted, never raised, and with the sync off
+All go through `sync_findings`: a Security Hub failure is counted, never raised, and with the sync off
 nothing is read or called.
 """
 

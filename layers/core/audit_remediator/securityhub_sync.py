@@ -122,6 +122,8 @@ def sync_findings(
     looked_up = {u.finding_id for u in failed}
     not_found = [f for f in wanted if f not in located and f not in looked_up]
     status = request.workflow_status.value if request.workflow_status is not None else None
+    # BatchUpdateFindings takes no condition (botocore's model): a status changed between this read and
+    # the update below is overwritten.
     if status is not None and request.only_from is not None:
         kept = [f for f in found if f.workflow_status != request.only_from.value]
         changing = [f for f in found if f.workflow_status == request.only_from.value]
