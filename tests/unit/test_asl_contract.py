@@ -111,6 +111,14 @@ VERIFICATION = ("Findings to verify?", "Verify task findings", "More findings to
 # their result, a batch of pages per invocation, each looping back through its Choice.
 SECURITY_HUB_NOTIFIED = ("Mark findings awaiting approval in Security Hub", "Approval needed?")
 SECURITY_HUB_RESOLVED = ("Resolve verified findings in Security Hub", "Note findings in Security Hub?")
+# A group whose approval ended with nothing started has its findings returned to NEW, looping the same way.
+SECURITY_HUB_RETURNED = (
+    "Return unapproved findings to NEW in Security Hub",
+    "Note findings in Security Hub?",
+)
+# Every way an approval ends with nothing started: rejected and failed go straight to the outcome, an expiry
+# through its record (whose own failure is caught too).
+APPROVAL_ENDED = ("Request approval", "Record approval expired", "Record task outcome")
 
 
 def task_processor() -> dict[str, Any]:
@@ -640,6 +648,48 @@ def test_security_hub_steps_of_a_whole_audit_stay_within_the_history_limit() -> 
     )
     assert per_loop * invocations <= MAX_HISTORY_EVENTS * 0.1, per_loop * invocations
     assert page_loops * math.ceil(100_000 / PAGE_SIZE) + retrying * invocations < MAX_HISTORY_EVENTS * 0.5
+
+
+def ended_approval_events(findings: int) -> int:
+    """History of a group whose approval was rejected, expired or never recorded, every retrier exhausted: its
+    findings marked NOTIFIED and then returned to NEW, a batch of pages per invocation each way, and no
+    mitigation task started."""
+    processor = task_processor()
+    invocations = math.ceil(findings / FINDINGS_PER_INVOCATION)
+    loops = (*SECURITY_HUB_NOTIFIED, *SECURITY_HUB_RETURNED)
+    once = (
+        "Prepare mitigation task",
+        "Dry run or enforce?",
+        SECURITY_HUB_NOTIFIED[1],
+        *APPROVAL_ENDED,
+        *SLOT_RELEASE,
+        SECURITY_HUB_RETURNED[1],
+        "Task outcome recorded",
+    )
+    events = sum(EVENTS[processor[name]["Type"]] for name in once) + invocations * sum(
+        EVENTS[processor[name]["Type"]] for name in loops
+    )
+    retried = sum(retries(processor[name]) for name in (*APPROVAL_ENDED, *SLOT_RELEASE)) + invocations * sum(
+        retries(processor[name]) for name in (SECURITY_HUB_NOTIFIED[0], SECURITY_HUB_RETURNED[0])
+    )
+    return EVENTS_PER_MAP_ITERATION + events + EVENTS_PER_RETRY * retried
+
+
+def test_an_approval_that_ends_without_a_start_returns_its_findings_within_the_history_limit() -> None:
+    processor = task_processor()
+    request = processor[APPROVAL_ENDED[0]]
+    assert {c["Next"] for c in request["Catch"]} == set(APPROVAL_ENDED[1:])
+    assert processor[APPROVAL_ENDED[1]]["Next"] == APPROVAL_ENDED[2]
+    returned, choice = SECURITY_HUB_RETURNED
+    assert processor[returned]["Next"] == choice
+    assert returned in [c["Next"] for c in processor[choice]["Choices"]]
+
+    # A whole audit of 100,000 findings fits in a quarter of the history.
+    assert ended_approval_events(100_000) < MAX_HISTORY_EVENTS * 0.25, ended_approval_events(100_000)
+    # A finding window's task (25 findings) costs less than a started task's poll loop alone, so the bound on a
+    # window of started tasks covers a window of ended approvals too.
+    poll_loop_events = max_polls() * sum(EVENTS[processor[name]["Type"]] for name in poll_loop())
+    assert ended_approval_events(25) < poll_loop_events, (ended_approval_events(25), poll_loop_events)
 
 
 def poll_waits(initial: int, maximum: int, polls: int) -> list[int]:

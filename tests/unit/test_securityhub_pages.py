@@ -1,13 +1,16 @@
 """The workflow's Security Hub steps page their findings: at most FINDINGS_PER_INVOCATION a call with a
 cursor for the rest, verified findings RESOLVED and not-verified ones noted with their status left alone,
-and with the sync off nothing read at all."""
+a group whose approval ended back to NEW (only those still NOTIFIED) with a note saying why, and with the
+sync off nothing read at all."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from audit_remediator.adapters.securityhub import HubFinding, Unprocessed
 from audit_remediator.errors import SecurityHubCallError
@@ -17,11 +20,15 @@ from audit_remediator.models.resource_state import FindingsCursor, VerificationR
 from audit_remediator.securityhub_pages import (
     FINDINGS_PER_INVOCATION,
     VERIFIED_PAGE_SIZE,
+    ApprovalEndedPage,
     AwaitingApprovalPage,
+    EndedApproval,
     VerifiedPage,
     mark_awaiting_approval,
     resolve_verified,
+    return_unapproved,
 )
+from audit_remediator.securityhub_sync import MAX_EVENT
 
 CHECK = "DEVICE_CERTIFICATE_EXPIRING_CHECK"
 TASK = MitigationTaskSpec.model_validate(
@@ -43,8 +50,11 @@ TASK = MitigationTaskSpec.model_validate(
 class Hub:
     """Security Hub holding one finding per Device Defender finding id, recording each update."""
 
-    def __init__(self, missing: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, missing: frozenset[str] = frozenset(), statuses: Mapping[str, str] | None = None
+    ) -> None:
         self.missing = missing
+        self.statuses = dict(statuses or {})
         self.updates: list[tuple[list[str], str | None, str]] = []
 
     def find(
@@ -55,7 +65,7 @@ class Hub:
             yield (
                 chunk,
                 [
-                    HubFinding(f, f"sh-{f}", "arn:product", "NEW", "ACTIVE")
+                    HubFinding(f, f"sh-{f}", "arn:product", self.statuses.get(f, "NEW"), "ACTIVE")
                     for f in chunk
                     if f not in self.missing
                 ],
@@ -163,7 +173,7 @@ def test_a_verified_task_reads_at_most_one_batch_of_pages_per_invocation() -> No
     assert result.totals.updated == FINDINGS_PER_INVOCATION
 
 
-@pytest.mark.parametrize("step", ["awaiting-approval", "verified"])
+@pytest.mark.parametrize("step", ["awaiting-approval", "approval-ended", "verified"])
 def test_with_the_sync_off_nothing_is_read(step: str) -> None:
     findings, results = Findings(3), Results([("f-1", "verified")])
 
@@ -172,8 +182,125 @@ def test_with_the_sync_off_nothing_is_read(step: str) -> None:
             {"page": "verified", "auditTaskId": "a" * 32, "taskId": "task-1", "report": "r"}
         )
         result = resolve_verified(request, results, None, updated_by="stack")
+    elif step == "approval-ended":
+        result = return_unapproved(_ended(REJECTED), findings, None, updated_by="stack")
     else:
         result = mark_awaiting_approval(_waiting(), findings, None, updated_by="stack")
 
     assert (result.sync, result.cursor) == ("off", None)
     assert findings.reads == results.reads == 0
+
+
+OPERATOR = "arn:aws:sts::123456789012:assumed-role/Operator/alice"
+REJECTED = {
+    "status": "APPROVAL_REJECTED",
+    "reason": "rejected; nothing was started",
+    "detail": json.dumps({"decision": "rejected", "decidedBy": OPERATOR, "reason": "change freeze"}),
+}
+
+
+def _ended(outcome: Mapping[str, Any], cursor: dict[str, Any] | None = None) -> ApprovalEndedPage:
+    return ApprovalEndedPage.model_validate(
+        {
+            "page": "approval-ended",
+            "auditTaskId": "a" * 32,
+            "task": TASK.model_dump(by_alias=True),
+            "outcome": outcome,
+            "report": "r",
+            "cursor": cursor,
+        }
+    )
+
+
+def test_an_ended_approval_returns_only_the_findings_still_notified_to_new_and_notes_every_one() -> None:
+    # Given a group's findings NOTIFIED, one of which the security team SUPPRESSED while it waited
+    findings = Findings(3)
+    hub = Hub(statuses={"f-0": "SUPPRESSED", "f-1": "NOTIFIED", "f-2": "NOTIFIED"})
+
+    # When its approval was rejected
+    result = return_unapproved(_ended(REJECTED), findings, hub, updated_by="stack")
+
+    # Then the NOTIFIED ones are NEW again, the suppressed one keeps its status, and all carry the note
+    assert [(ids, status) for ids, status, _ in hub.updates] == [(["f-1", "f-2"], "NEW"), (["f-0"], None)]
+    assert {note for _, _, note in hub.updates} == {
+        f"IoT Audit Remediator: approval rejected by {OPERATOR}: change freeze; nothing was started. "
+        "Mitigation task task-1. Report: r"
+    }
+    assert (result.sync, result.totals.updated, result.totals.kept_status, result.cursor) == (
+        "done",
+        3,
+        1,
+        None,
+    )
+
+
+def test_an_ended_approval_pages_its_findings_as_the_notified_step_does() -> None:
+    findings, hub = Findings(FINDINGS_PER_INVOCATION + 10), Hub()
+
+    first = return_unapproved(_ended(REJECTED), findings, hub, updated_by="stack")
+    assert first.cursor is not None
+    second = return_unapproved(
+        _ended(REJECTED, first.cursor).model_copy(update={"totals": first.totals}),
+        findings,
+        hub,
+        updated_by="stack",
+    )
+
+    # Findings found NEW (the fake's default) were never NOTIFIED: they keep their status and get the note
+    noted = [f for ids, _, _ in hub.updates for f in ids]
+    assert sorted(noted) == sorted(findings.ids)
+    assert (second.cursor, second.totals.updated, second.totals.kept_status) == (
+        None,
+        len(findings.ids),
+        len(findings.ids),
+    )
+
+
+@pytest.mark.parametrize(
+    ("outcome", "event"),
+    [
+        (REJECTED, f"approval rejected by {OPERATOR}: change freeze; nothing was started"),
+        (
+            {**REJECTED, "detail": json.dumps({"decision": "rejected", "decidedBy": OPERATOR, "reason": ""})},
+            f"approval rejected by {OPERATOR}: no reason given; nothing was started",
+        ),
+        ({**REJECTED, "detail": "not the operator's JSON"}, "approval rejected; nothing was started"),
+        (
+            {"status": "APPROVAL_EXPIRED", "reason": "not approved within 86400 s; nothing was started"},
+            "approval expired: not approved within 86400 s; nothing was started",
+        ),
+        (
+            {
+                "status": "APPROVAL_EXPIRED",
+                "reason": "not approved: expired at 2026-01-02T03:04:05+00:00: kill switch pulled; "
+                "nothing was started",
+            },
+            "approval expired: not approved: expired at 2026-01-02T03:04:05+00:00: kill switch pulled; "
+            "nothing was started",
+        ),
+        (
+            {
+                "status": "APPROVAL_FAILED",
+                "reason": "the approval could not be requested: States.TaskFailed: boom; nothing was started",
+            },
+            "the approval could not be requested: States.TaskFailed: boom; nothing was started",
+        ),
+    ],
+)
+def test_the_note_says_how_the_approval_ended(outcome: Mapping[str, Any], event: str) -> None:
+    assert EndedApproval.model_validate(outcome).event() == event
+
+
+def test_a_long_failure_is_cut_and_still_says_nothing_was_started() -> None:
+    reason = "the approval could not be requested: Lambda.Unknown: " + "x" * 300 + "; nothing was started"
+
+    event = EndedApproval.model_validate({"status": "APPROVAL_FAILED", "reason": reason}).event()
+
+    assert len(event) == MAX_EVENT
+    assert event.endswith("…; nothing was started")
+    assert event.startswith("the approval could not be requested: Lambda.Unknown: xxx")
+
+
+def test_an_outcome_that_is_not_an_ended_approval_is_refused() -> None:
+    with pytest.raises(ValidationError, match=r"outcome\.status"):
+        _ended({"status": "COMPLETED", "reason": "done"})

@@ -42,6 +42,7 @@ def test_with_the_sync_off_the_function_makes_no_client() -> None:
         "updated": [],
         "notFound": [],
         "unprocessed": [],
+        "keptStatus": [],
     }
 
 
@@ -71,6 +72,7 @@ def test_a_malformed_environment_is_refused_naming_the_variable(name: str, value
         ({"findingIds": ["has space"]}, "findingIds"),
         ({"mitigationTaskId": "a:b"}, "mitigationTaskId"),
         ({"unexpected": 1}, "unexpected"),
+        ({"workflowStatus": None, "onlyFrom": "NOTIFIED"}, "onlyFrom needs a workflowStatus"),
     ],
 )
 def test_a_request_the_service_never_makes_is_refused(change: dict[str, Any], field: str) -> None:

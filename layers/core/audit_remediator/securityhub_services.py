@@ -1,7 +1,7 @@
 """SecurityHubSyncFunction's environment, validated when the function starts, and the one thing it
 does: run `sync_findings` with a Security Hub client, or with none while the sync is off, for a list of
-finding ids or for one page of a group awaiting approval or of a verified task
-(audit_remediator.securityhub_pages)."""
+finding ids or for one page of a group awaiting approval, of one whose approval ended, or of a verified
+task (audit_remediator.securityhub_pages)."""
 
 import os
 from collections.abc import Callable, Mapping
@@ -22,10 +22,12 @@ from audit_remediator.models.resource_state import FindingsCursor
 from audit_remediator.observability import logger
 from audit_remediator.prestate import task_findings_page
 from audit_remediator.securityhub_pages import (
+    ApprovalEndedPage,
     AwaitingApprovalPage,
     VerifiedPage,
     mark_awaiting_approval,
     resolve_verified,
+    return_unapproved,
 )
 from audit_remediator.securityhub_sync import SecurityHubSyncRequest, sync_findings
 
@@ -112,8 +114,9 @@ def sync_page(
     settings: SecurityHubSyncSettings,
     client: Callable[[SecurityHubSyncSettings], SecurityHubClient] = _client,
 ) -> dict[str, Any]:
-    """One page of a group awaiting approval (`page: awaiting-approval`) or of a verified task
-    (`page: verified`): counts and the next cursor out. With the sync off nothing is read or called."""
+    """One page of a group awaiting approval (`page: awaiting-approval`), of one whose approval ended
+    with nothing started (`page: approval-ended`) or of a verified task (`page: verified`): counts and
+    the next cursor out. With the sync off nothing is read or called."""
     enabled = settings.security_hub_sync == "Enabled"
     hub = (
         AuditFindingsInSecurityHub(
@@ -130,11 +133,15 @@ def sync_page(
         )
         result = resolve_verified(verified, results, hub, updated_by=settings.note_author)
     else:
-        waiting = AwaitingApprovalPage.model_validate(event)
-        iot = IotStateReader(session.client("iot", config=_BOTO_CONFIG), settings.certificate_arn_prefix)
-        result = mark_awaiting_approval(
-            waiting, _TaskFindingsInIot(iot), hub, updated_by=settings.note_author
+        iot = _TaskFindingsInIot(
+            IotStateReader(session.client("iot", config=_BOTO_CONFIG), settings.certificate_arn_prefix)
         )
+        if event.get("page") == "approval-ended":
+            ended = ApprovalEndedPage.model_validate(event)
+            result = return_unapproved(ended, iot, hub, updated_by=settings.note_author)
+        else:
+            waiting = AwaitingApprovalPage.model_validate(event)
+            result = mark_awaiting_approval(waiting, iot, hub, updated_by=settings.note_author)
     if result.sync == "partial":
         logger.warning("Security Hub findings not all updated", extra={"totals": result.totals.model_dump()})
     return result.model_dump(mode="json", by_alias=True)

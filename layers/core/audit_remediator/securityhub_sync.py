@@ -10,7 +10,9 @@ switched off it makes no call at all.
 Who calls it with which status:
 - `NOTIFIED` while a group awaits approval (the resource owner has been asked);
 - `RESOLVED` once a finding's resource is verified remediated;
-- `NEW` when a rollback restored the resource;
+- `NEW` when a rollback restored the resource, and when a group's approval ended with nothing started
+  (rejected, expired, or never recorded): then only the findings still `NOTIFIED` change, so a status the
+  security team chose meanwhile (say `SUPPRESSED`) stands;
 - no status, a note only, when a mitigation task COMPLETED on the finding (IoT counted it; that is not
   yet a verification).
 """
@@ -19,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import Annotated, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from audit_remediator.adapters.securityhub import HubFinding, Unprocessed
 from audit_remediator.errors import SecurityHubCallError
@@ -27,6 +29,7 @@ from audit_remediator.models.identifiers import FindingId, MitigationTaskId
 
 MAX_NOTE: int = 512  # Security Hub's Note.Text limit
 MAX_FINDINGS_PER_SYNC: int = 10_000
+MAX_EVENT: int = 200  # what happened, within the note
 
 
 class SyncedStatus(StrEnum):
@@ -42,10 +45,18 @@ class SecurityHubSyncRequest(BaseModel):
         alias="findingIds"
     )
     workflow_status: SyncedStatus | None = Field(default=None, alias="workflowStatus")
+    # Set the status only on findings now in this one; the others get the note and keep theirs.
+    only_from: SyncedStatus | None = Field(default=None, alias="onlyFrom")
     # The note: what happened, the mitigation task, and where the report is.
-    event: Annotated[str, Field(min_length=1, max_length=200)]
+    event: Annotated[str, Field(min_length=1, max_length=MAX_EVENT)]
     mitigation_task_id: MitigationTaskId = Field(alias="mitigationTaskId")
     report: Annotated[str, Field(min_length=1, max_length=300)]
+
+    @model_validator(mode="after")
+    def _only_from_names_a_change(self) -> "SecurityHubSyncRequest":
+        if self.only_from is not None and self.workflow_status is None:
+            raise ValueError("onlyFrom needs a workflowStatus: it says which findings take that status")
+        return self
 
     @property
     def note(self) -> str:
@@ -70,6 +81,8 @@ class SecurityHubSyncResult(BaseModel):
     updated: list[str] = Field(default_factory=list)
     not_found: list[str] = Field(default_factory=list, alias="notFound")
     unprocessed: list[UnprocessedFinding] = Field(default_factory=list)
+    # Noted, but not in the request's `onlyFrom` status, so their status was left as it was.
+    kept_status: list[str] = Field(default_factory=list, alias="keptStatus")
 
 
 class SecurityHubFindingsPort(Protocol):
@@ -109,9 +122,21 @@ def sync_findings(
     looked_up = {u.finding_id for u in failed}
     not_found = [f for f in wanted if f not in located and f not in looked_up]
     status = request.workflow_status.value if request.workflow_status is not None else None
-    refused = (
-        hub.update(found, workflow_status=status, note=request.note, updated_by=updated_by) if found else []
-    )
+    # BatchUpdateFindings takes no condition (botocore's model): a status changed between this read and
+    # the update below is overwritten.
+    if status is not None and request.only_from is not None:
+        kept = [f for f in found if f.workflow_status != request.only_from.value]
+        changing = [f for f in found if f.workflow_status == request.only_from.value]
+    else:
+        kept, changing = [], found
+    refused = [
+        *(
+            hub.update(changing, workflow_status=status, note=request.note, updated_by=updated_by)
+            if changing
+            else []
+        ),
+        *(hub.update(kept, workflow_status=None, note=request.note, updated_by=updated_by) if kept else []),
+    ]
     failed += [
         UnprocessedFinding(finding_id=u.finding_id, error_code=u.error_code, error_message=u.error_message)
         for u in refused
@@ -124,4 +149,5 @@ def sync_findings(
         updated=list(dict.fromkeys(updated)),
         not_found=not_found,
         unprocessed=failed,
+        kept_status=list(dict.fromkeys(f.finding_id for f in kept if f.finding_id not in refused_ids)),
     )

@@ -1,7 +1,8 @@
 """RemediationStateMachine with SecurityHubSync: a finding verified after its task becomes RESOLVED with a
 note naming the task and the report, a not-verified one keeps its status and gets a note, a group awaiting
-approval has its findings NOTIFIED (Security Hub fed by the emulator as Device Defender's integration feeds
-it); off, no Security Hub call at all."""
+approval has its findings NOTIFIED, and NEW again with a note saying why when the approval ends with nothing
+started (Security Hub fed by the emulator as Device Defender's integration feeds it); off, no Security Hub
+call at all."""
 
 from __future__ import annotations
 
@@ -84,6 +85,7 @@ def test_a_verified_finding_becomes_resolved_with_its_note_only_when_the_sync_is
             "updated": len(ids),
             "notFound": 0,
             "unprocessed": 0,
+            "keptStatus": 0,
             "errorCodes": [],
         }
         assert outcome["securityHub"]["cursor"] is None
@@ -216,3 +218,166 @@ def test_a_security_hub_failure_leaves_the_task_outcome_as_recorded(
         assert outcome["securityHub"]["sync"] == "partial"
         assert outcome["securityHub"]["totals"]["errorCodes"] == ["InvalidAccessException"]
         assert outcome["securityHub"]["totals"]["unprocessed"] == len(ids)
+
+
+APPROVAL_EXPIRY_SECONDS = 86400  # the template's default ApprovalExpirySeconds
+
+
+def _cli(wf: Workflow, *args: str) -> str:
+    result = CliRunner().invoke(app, [*args, "--stack", wf.stack.name], obj=SandboxAccount(wf.sb))
+    assert result.exit_code == 0, result.output
+    return str(result.output)
+
+
+def _waiting_group(wf: Workflow, name: str) -> tuple[str, list[str], dict[str, Any]]:
+    """A whole-audit group of three findings (no finding ids in the state) whose mode is approve."""
+    audit = wf.seed_audit({EXPIRING: [wf.device(f"{name}-{n}") for n in range(3)]})
+    reasons = sorted({f.reason_code for f in wf.findings(audit, EXPIRING)})
+    planned = task(
+        {"auditTaskId": audit.task_id, "auditCheckToReasonCodeFilter": {EXPIRING: reasons}},
+        {EXPIRING: [wf.action("DeactivateDeviceCertificateAction")]},
+        mode="approve",
+    )
+    return audit.task_id, audit.ids(EXPIRING), planned
+
+
+def _end_the_approval(wf: Workflow, how: str, audit_task_id: str, task_id: str) -> None:
+    if how == "rejected":
+        _cli(wf, "reject", audit_task_id, task_id, "--reason", "change freeze until Monday")
+    elif how == "timed-out":
+        # The workflow waits on the token once the request is out: its time-out runs on the sandbox clock.
+        wf.sb.clock.wait_for_waiters(1)
+        wf.sb.clock.advance(APPROVAL_EXPIRY_SECONDS + 1)
+    else:
+        _cli(wf, "pause")
+
+
+@pytest.mark.parametrize(
+    ("how", "status", "said"),
+    [
+        ("rejected", "APPROVAL_REJECTED", "rejected by {caller}: change freeze until Monday"),
+        ("timed-out", "APPROVAL_EXPIRED", f"not approved within {APPROVAL_EXPIRY_SECONDS} s"),
+        ("switch-pulled", "APPROVAL_EXPIRED", "kill switch pulled"),
+    ],
+)
+def test_an_approval_that_ends_without_a_start_returns_its_findings_to_new_saying_why(
+    deployed: Workflow, hub: SecurityHub, how: str, status: str, said: str
+) -> None:
+    # Given a group awaiting approval whose findings were marked NOTIFIED (with the sync on)
+    audit_task_id, ids, planned = _waiting_group(deployed, f"ended-{how}")
+    arn = deployed.start(audit_plan(audit_task_id, planned))
+    _, notified = _statuses_once_asked(hub, ids, deployed, audit_task_id)
+
+    # When the approval ends with nothing started: rejected with the CLI, timed out, or expired by a pull
+    try:
+        _end_the_approval(deployed, how, audit_task_id, planned["taskId"])
+        outcome = _outcome(deployed.wait(arn))
+    finally:
+        if how == "switch-pulled":
+            _cli(deployed, "resume")
+
+    notes, statuses = _hub_state(hub, ids)
+    assert outcome["status"] == status
+    if deployed.stack.parameters["SecurityHubSync"] == "Enabled":
+        # Then every finding is NEW again, its note saying what happened, naming the task and that nothing started
+        assert notified == {"NOTIFIED"}
+        assert statuses == {"NEW"}
+        caller = deployed.sb.client("sts").get_caller_identity()["Arn"]
+        for note in notes.values():
+            assert said.format(caller=caller) in note
+            assert "nothing was started" in note
+            assert planned["taskId"] in note
+            assert f"remediator history {audit_task_id}" in note
+        assert outcome["securityHub"]["sync"] == "done"
+        assert outcome["securityHub"]["totals"]["updated"] == len(ids)
+        assert outcome["securityHub"]["cursor"] is None
+    else:
+        # Then Security Hub is never called and nothing changes there
+        assert deployed.sb.calls.of("securityhub") == []
+        assert statuses == {"NEW"}
+        assert set(notes.values()) == {""}
+        assert "securityHub" not in outcome
+
+
+def test_a_finding_the_security_team_suppressed_while_waiting_keeps_its_status_when_rejected(
+    deployed: Workflow, hub: SecurityHub
+) -> None:
+    # Given a group awaiting approval, one of whose NOTIFIED findings the security team then SUPPRESSED
+    audit_task_id, ids, planned = _waiting_group(deployed, "suppressed-meanwhile")
+    arn = deployed.start(audit_plan(audit_task_id, planned))
+    _statuses_once_asked(hub, ids, deployed, audit_task_id)
+    suppressed = hub.audit_finding_for(ids[0]) or {}
+    with deployed.sb.calls.pause():
+        deployed.sb.client("securityhub").batch_update_findings(
+            FindingIdentifiers=[{"Id": suppressed["Id"], "ProductArn": suppressed["ProductArn"]}],
+            Workflow={"Status": "SUPPRESSED"},
+        )
+
+    # When the operator rejects the group
+    _cli(deployed, "reject", audit_task_id, planned["taskId"])
+    outcome = _outcome(deployed.wait(arn))
+
+    # Then the team's SUPPRESSED stands (with the note), and only the findings still NOTIFIED are NEW again
+    notes, _ = _hub_state(hub, ids)
+    statuses = {f: (hub.audit_finding_for(f) or {}).get("Workflow", {}).get("Status") for f in ids}
+    assert outcome["status"] == "APPROVAL_REJECTED"
+    if deployed.stack.parameters["SecurityHubSync"] == "Enabled":
+        assert statuses == {ids[0]: "SUPPRESSED", ids[1]: "NEW", ids[2]: "NEW"}
+        assert all("rejected by" in n and "no reason given" in n for n in notes.values())
+        assert outcome["securityHub"]["totals"]["updated"] == len(ids)
+        assert outcome["securityHub"]["totals"]["keptStatus"] == 1
+    else:
+        assert deployed.sb.calls.of("securityhub") == []
+
+
+def test_a_group_whose_approval_cannot_be_recorded_is_returned_to_new(
+    deployed: Workflow, hub: SecurityHub
+) -> None:
+    # Given RemediationTable refuses the approval's record, after the findings were marked NOTIFIED
+    audit_task_id, ids, planned = _waiting_group(deployed, "approval-failed")
+    deployed.sb.faults.add(
+        "dynamodb",
+        "PutItem",
+        error="InternalServerError",
+        times=None,
+        when=lambda params: str(params.get("Item", {}).get("sk", {}).get("S", "")).startswith("APPROVAL#"),
+    )
+    try:
+        outcome = _outcome(deployed.run(audit_plan(audit_task_id, planned)))
+    finally:
+        deployed.sb.faults.clear()
+
+    notes, statuses = _hub_state(hub, ids)
+    assert outcome["status"] == "APPROVAL_FAILED"
+    if deployed.stack.parameters["SecurityHubSync"] == "Enabled":
+        # Then its findings are NEW again, the note saying the approval could not be asked
+        assert statuses == {"NEW"}
+        assert all("could not be requested" in n and "nothing was started" in n for n in notes.values())
+        assert outcome["securityHub"]["totals"]["updated"] == len(ids)
+    else:
+        assert deployed.sb.calls.of("securityhub") == []
+        assert set(notes.values()) == {""}
+
+
+def test_a_security_hub_failure_after_a_rejection_leaves_the_rejection_as_recorded(
+    deployed: Workflow, hub: SecurityHub
+) -> None:
+    # Given a group awaiting approval, its findings NOTIFIED, and Security Hub then turned off in the account
+    audit_task_id, ids, planned = _waiting_group(deployed, "rejected-hub-off")
+    arn = deployed.start(audit_plan(audit_task_id, planned))
+    _statuses_once_asked(hub, ids, deployed, audit_task_id)
+    hub.enabled = False
+
+    # When the operator rejects the group
+    _cli(deployed, "reject", audit_task_id, planned["taskId"])
+    outcome = _outcome(deployed.wait(arn))
+
+    # Then the rejection is recorded as it was, and the report says what Security Hub refused
+    assert outcome["status"] == "APPROVAL_REJECTED"
+    assert deployed.history(audit_task_id)[f"TASK#{planned['taskId']}"]["status"] == "APPROVAL_REJECTED"
+    if deployed.stack.parameters["SecurityHubSync"] == "Enabled":
+        assert outcome["securityHub"]["sync"] == "partial"
+        assert outcome["securityHub"]["totals"]["errorCodes"] == ["InvalidAccessException"]
+        assert outcome["securityHub"]["totals"]["unprocessed"] == len(ids)
+    else:
+        assert deployed.sb.calls.of("securityhub") == []
