@@ -57,15 +57,32 @@ def is_running(execution: Any) -> bool:
     return execution.exec_status is None or execution.exec_status.value == "RUNNING"
 
 
+def _worker_ready(execution: Any) -> bool:
+    """moto creates an execution's worker, then its environment on the worker's own thread
+    (stepfunctions/parser/backend/execution_worker.py); stopping it before that has nothing to stop."""
+    worker = getattr(execution, "exec_worker", None)
+    return worker is None or getattr(worker, "env", None) is not None
+
+
 def stop_executions(executions: list[Any]) -> None:
     """Aborts those still running, and waits a little for them to stop: a task still in flight when
-    moto's mock ends would send its call to the real endpoint."""
+    moto's mock ends would send its call to the real endpoint. One started a moment ago is stopped once its
+    worker is ready."""
     now = datetime.datetime.now(datetime.UTC)
+    deadline = time.monotonic() + 5
     running = [execution for execution in executions if is_running(execution)]
     for execution in running:
+        while not _worker_ready(execution) and is_running(execution) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if not is_running(execution):
+            continue
+        if not _worker_ready(execution):
+            LOG.warning(
+                "sandbox closing: execution %s never got going; left to end with the mock", execution.exec_arn
+            )
+            continue
         LOG.warning("sandbox closing: aborting running execution %s", execution.exec_arn)
         execution.stop(stop_date=now, error="Sandbox.Closed", cause="the sandbox was closed")
-    deadline = time.monotonic() + 5
     while any(is_running(execution) for execution in running) and time.monotonic() < deadline:
         time.sleep(0.01)
 
