@@ -537,6 +537,23 @@ def test_a_page_records_each_result_sets_restored_findings_back_to_new_and_repor
     assert "f1 (DEVICE_CERTIFICATE_SHARED_CHECK, task task-1): restored" in message
 
 
+def test_a_record_restored_by_a_run_that_failed_to_record_it_sets_its_finding_back_to_new() -> None:
+    # Given a device already as before, whose record no rollback has recorded, and one recorded earlier
+    iot = Iot(certificates={"c1": "ACTIVE"}, groups={"sensor": {"sensors"}})
+    recorded = dataclasses.replace(device_record(finding="f2"), rollback_result="restored")
+    store, synced = Store([device_record(), recorded]), []
+
+    def sync(request: SecurityHubSyncRequest) -> SecurityHubSyncResult:
+        synced.append(request)
+        return SecurityHubSyncResult(sync="done", updated=list(request.finding_ids))
+
+    request = RollbackRequest.model_validate({"auditTaskId": "a1", "all": True, "callerArn": CALLER})
+    rollback_page(request, store, iot, sync, Published())
+
+    assert store.results == [("f1", "already-restored"), ("f2", "already-restored")]
+    assert [(r.finding_ids, r.workflow_status, r.only_from) for r in synced] == [(["f1"], "NEW", "RESOLVED")]
+
+
 def test_a_dry_run_page_records_nothing_syncs_nothing_and_publishes_nothing() -> None:
     iot, store, reports = remediated(), Store([device_record()]), Published()
     request = RollbackRequest.model_validate(
@@ -547,8 +564,11 @@ def test_a_dry_run_page_records_nothing_syncs_nothing_and_publishes_nothing() ->
 
 
 def test_pages_carry_bounded_totals_and_the_report_waits_for_the_last_page() -> None:
-    # Given more records than one page and than the listed items
-    records = [device_record(finding=f"f{n}") for n in range(MAX_LISTED + 50)]
+    # Given more records than one page and than the listed items, rolled back before
+    records = [
+        dataclasses.replace(device_record(finding=f"f{n}"), rollback_result="restored")
+        for n in range(MAX_LISTED + 50)
+    ]
     iot, store, reports = (
         Iot(certificates={"c1": "ACTIVE"}, groups={"sensor": {"sensors"}}),
         Store(records),

@@ -79,6 +79,8 @@ def _back_to_new(
             SecurityHubSyncRequest(
                 finding_ids=finding_ids,
                 workflow_status=SyncedStatus.NEW,
+                # Only what the service resolved: a status the security team chose since stays, noted.
+                only_from=SyncedStatus.RESOLVED,
                 event=f"rolled back by {request.caller_arn}"[:200],
                 mitigation_task_id=task_id,
                 report=f"remediator history {request.audit_task_id}",
@@ -144,7 +146,11 @@ def rollback_page(
         if request.dry_run or outcome.observed is None or result is None:
             continue
         store.put_result(request.audit_task_id, record, result, request.caller_arn, outcome.observed)
-        if result in ("restored", "forced"):
+        # A record found as before that no rollback has recorded was restored by a run that failed before
+        # recording it (or by hand): its finding is open again all the same.
+        if result in ("restored", "forced") or (
+            result == "already-restored" and record.rollback_result is None
+        ):
             restored[record.task_id].append(record.finding_id)
     if restored:
         updated, not_updated = _back_to_new(request, restored, sync)
