@@ -12,7 +12,7 @@ from audit_remediator.errors import QuarantineExpiryRequestError, QuarantineTime
 from audit_remediator.kill_switch import SwitchReading, reading_of
 from audit_remediator.quarantine_expiry import MAX_TIMERS, AuditRun, ExpiryRequest, ExpiryServices, sweep
 from audit_remediator.quarantine_timers import FindingRef, NewTimer, QuarantineTimers, Timer
-from audit_remediator.resource_state import StateRecord
+from audit_remediator.resource_state import ActionCatalog, StateRecord
 
 GROUP = "stack-quarantine"
 SHARED = "DEVICE_CERTIFICATE_SHARED_CHECK"
@@ -269,18 +269,13 @@ def test_a_request_the_sweep_cannot_honour_is_refused_in_plain_words(event: dict
 # --- the verification hook -------------------------------------------------------------------------
 
 
-class Catalog:
-    def action_type(self, name: str) -> Any:
-        from audit_remediator.checks import ActionType
+class ActionParams:
+    """IoT's mitigation actions as ActionCatalog reads them: Quarantine adds to GROUP, the rest deactivate."""
 
-        return (
-            ActionType.ADD_THINGS_TO_THING_GROUP
-            if name == "Quarantine"
-            else ActionType.UPDATE_DEVICE_CERTIFICATE
-        )
-
-    def params(self, name: str) -> Mapping[str, Any]:
-        return {"addThingsToThingGroupParams": {"thingGroupNames": [GROUP]}}
+    def action_params(self, name: str) -> Mapping[str, Any]:
+        if name == "Quarantine":
+            return {"addThingsToThingGroupParams": {"thingGroupNames": [GROUP]}}
+        return {"updateDeviceCertificateParams": {"action": "DEACTIVATE"}}
 
 
 @dataclass
@@ -309,7 +304,7 @@ def test_verification_times_only_the_things_its_task_moved_into_the_group(
     before: dict[str, list[str]], after: dict[str, list[str]], timed: list[str]
 ) -> None:
     started = Started()
-    hook = QuarantineTimers(started, lambda check: 30, Catalog(), NOW.timestamp)  # type: ignore[arg-type]
+    hook = QuarantineTimers(started, lambda check: 30, ActionCatalog(ActionParams()), NOW.timestamp)  # type: ignore[arg-type]
 
     hook.after_verification("a" * 32, "task-1", record(before), {"things": after})
 
@@ -319,7 +314,7 @@ def test_verification_times_only_the_things_its_task_moved_into_the_group(
 
 def test_verification_starts_no_timer_for_a_rule_without_quarantine_days() -> None:
     started = Started()
-    hook = QuarantineTimers(started, lambda check: None, Catalog(), NOW.timestamp)  # type: ignore[arg-type]
+    hook = QuarantineTimers(started, lambda check: None, ActionCatalog(ActionParams()), NOW.timestamp)  # type: ignore[arg-type]
 
     hook.after_verification("a" * 32, "task-1", record({"a": []}), {"things": {"a": [GROUP]}})
 

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final, Protocol
 
-from audit_remediator.checks import ActionType
 from audit_remediator.resource_state import ActionCatalog, StateRecord
 
 PENDING: Final = "PENDING"
@@ -141,12 +140,7 @@ class QuarantineTimers:
         days = self._days_for(record.check)
         if days is None:
             return []
-        groups = [
-            group
-            for name in record.action_names
-            if self._catalog.action_type(name) is ActionType.ADD_THINGS_TO_THING_GROUP
-            for group in self._catalog.params(name)["addThingsToThingGroupParams"]["thingGroupNames"]
-        ]
+        groups = self._catalog.added_groups(record.action_names)
         now = datetime.fromtimestamp(self._clock(), UTC)
         ref = FindingRef(audit_task_id, task_id, record.finding_id, record.check, record.resource_identifier)
         timers = [

@@ -158,3 +158,12 @@ class ActionCatalog:
 
     def types(self, action_names: Iterable[str]) -> frozenset[ActionType]:
         return frozenset(t for name in action_names if (t := self.action_type(name)) is not None)
+
+    def added_groups(self, action_names: Iterable[str]) -> list[str]:
+        """The thing groups the ADD_THINGS_TO_THING_GROUP actions among `action_names` add things to."""
+        return [
+            group
+            for name in action_names
+            if self.action_type(name) is ActionType.ADD_THINGS_TO_THING_GROUP
+            for group in self.params(name)["addThingsToThingGroupParams"]["thingGroupNames"]
+        ]

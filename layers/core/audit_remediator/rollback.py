@@ -52,15 +52,6 @@ class RollbackRecord:
     rollback_result: str | None
 
 
-def _action_groups(record: RollbackRecord, catalog: ActionCatalog) -> frozenset[str]:
-    return frozenset(
-        group
-        for name in record.action_names
-        if catalog.action_type(name) is ActionType.ADD_THINGS_TO_THING_GROUP
-        for group in catalog.params(name)["addThingsToThingGroupParams"]["thingGroupNames"]
-    )
-
-
 def _logging_params(record: RollbackRecord, catalog: ActionCatalog) -> Mapping[str, Any] | None:
     return next(
         (
@@ -118,7 +109,7 @@ def plan_record(
         status = iot.ca_certificate_status(str(ca["id"]))
         plans["caCertificate"] = certificate_plan("CA certificate", ca, status, "set_ca_certificate_status")
     if before.get("things"):
-        added = _action_groups(record, catalog)
+        added = frozenset(catalog.added_groups(record.action_names))
         for thing, groups in sorted(before["things"].items()):
             if only_thing is None or thing == only_thing:
                 plans[f"things.{thing}"] = thing_plan(thing, groups, added, iot)
